@@ -1,0 +1,229 @@
+"""The ``cso-geo`` command line: a thin layer over the library.
+
+Every command parses its options, calls one public function, and prints what
+it did. All logic lives in the library modules, where it is tested.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from cso_geo import __version__, pipeline
+from cso_geo._errors import CsoGeoError
+from cso_geo.network import StreetNetwork
+
+app = typer.Typer(
+    name="cso-geo",
+    help=(
+        "Patrol planning and quality-of-life hotspot analysis for Community Service "
+        "Officer units. Start with `cso-geo demo`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+T = TypeVar("T")
+
+OsmOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--osm",
+        help="OSM file (.osm.pbf, .osm, .osm.bz2) or a bundled dataset name such as 'helsinki'.",
+    ),
+]
+NetworkOpt = Annotated[
+    Path | None,
+    typer.Option("--network", help="A network folder written by `cso-geo network --out DIR`."),
+]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"cso-geo {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Patrol planning and hotspot analysis for CSO units."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Show errors a user can cause as one clear line, exit code 2."""
+    try:
+        yield
+    except (CsoGeoError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(2) from None
+
+
+def _step(label: str, fn: Callable[[], T]) -> T:
+    with console.status(label):
+        return fn()
+
+
+def _print_network(net: StreetNetwork) -> None:
+    summary = net.summary()
+    table = Table(title=f"Street network: {summary['source']} ({summary['crs']})")
+    for col in ("graph", "nodes", "edges", "one-way edges", "street km"):
+        table.add_column(col, justify="right" if col != "graph" else "left")
+    for name in ("walk", "drive"):
+        s = summary[name]
+        table.add_row(
+            name,
+            f"{s['nodes']:,}",
+            f"{s['edges']:,}",
+            f"{s['oneway_edges']:,}",
+            f"{s['street_km']:,.1f}",
+        )
+    out.print(table)
+    out.print(
+        f"{summary['address_points']:,} OSM address points, "
+        f"{summary['named_places']:,} named places"
+    )
+
+
+@app.command()
+def network(
+    osm: OsmOpt = None,
+    place: Annotated[
+        str | None, typer.Option("--place", help="Download a place by name (needs internet).")
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        typer.Option("--bbox", help="Download WEST,SOUTH,EAST,NORTH in degrees (needs internet)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Save the built network to this folder.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Build from scratch; ignore and skip the cache.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Build, cache and inspect an area's walk and drive street networks.
+
+    Example: cso-geo network --osm helsinki --out networks/helsinki
+    """
+    with _user_errors():
+        bbox_values = _parse_floats(bbox, "--bbox") if bbox else None
+        net = _step(
+            "Building street networks",
+            lambda: pipeline.load_network(
+                osm=osm, place=place, bbox=bbox_values, use_cache=not no_cache
+            ),
+        )
+        if out_dir is not None:
+            pipeline.save_network(net, out_dir)
+    if as_json:
+        out.print_json(json.dumps(net.summary()))
+    else:
+        _print_network(net)
+    if out_dir is not None:
+        out.print(f"saved to {out_dir}")
+
+
+@app.command()
+def sample(
+    out_file: Annotated[Path, typer.Option("--out", help="CAD export to write (.csv).")],
+    osm: OsmOpt = None,
+    network_dir: NetworkOpt = None,
+    months: Annotated[int, typer.Option(help="Months of calls.", min=1)] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same file.")] = 1,
+    start: Annotated[str, typer.Option(help="First month, YYYY-MM-DD.")] = "2025-01-01",
+    calls_per_month: Annotated[int, typer.Option(help="Mean calls a month.", min=1)] = 2500,
+) -> None:
+    """Generate a synthetic CAD export on a network's real streets and addresses.
+
+    The truth file (where each call really was) is written beside it as
+    FILE.truth.csv.
+
+    Example: cso-geo sample --osm helsinki --months 12 --seed 1 --out calls.csv
+    """
+    with _user_errors():
+        net = _step(
+            "Loading street network",
+            lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+        )
+        cad_path, truth_path = _step(
+            "Generating calls",
+            lambda: pipeline.make_sample(
+                net,
+                out_file,
+                months=months,
+                seed=seed,
+                start=start,
+                calls_per_month=calls_per_month,
+            ),
+        )
+    out.print(f"wrote {cad_path} and {truth_path}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for data outputs (maps go to --maps).")
+    ] = Path("out"),
+    maps_dir: Annotated[Path, typer.Option("--maps", help="Folder for maps.")] = Path("maps"),
+) -> None:
+    """Run the whole pipeline on the bundled sample city (central Helsinki).
+
+    Example: cso-geo demo
+    """
+    with _user_errors():
+        result = pipeline.run_demo(out_dir=out_dir, maps_dir=maps_dir, progress=_report)
+    table = Table(title="cso-geo demo outputs")
+    table.add_column("output")
+    table.add_column("path")
+    for label, path in result.items():
+        table.add_row(label, str(path))
+    out.print(table)
+
+
+def _report(stage: str, detail: dict[str, Any]) -> None:
+    text = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in detail.items())
+    console.print(f"[green]✓[/] {stage}: {text}", highlight=False)
+
+
+def _parse_floats(text: str, flag: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        msg = f"{flag} takes numbers separated by commas, not {text!r}."
+        raise ValueError(msg) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

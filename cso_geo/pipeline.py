@@ -1,0 +1,161 @@
+"""The stages chained together, as the CLI and ``cso-geo demo`` run them.
+
+Each function here is a short composition of public functions of the stage
+modules, so a script can do what the CLI does with the same calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from cso_geo import maps
+from cso_geo.datasets import synthetic
+from cso_geo.network import (
+    StreetNetwork,
+    network_from_file,
+    network_from_place,
+    save_network,
+)
+from cso_geo.network import (
+    load_network as load_network_dir,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["load_network", "make_sample", "run_demo", "save_network"]
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+#: The bundled sample city used by ``cso-geo demo``.
+DEMO_CITY = "helsinki"
+DEMO_MONTHS = 12
+DEMO_SEED = 1
+DEMO_START = "2025-01-01"
+
+
+def load_network(
+    *,
+    osm: str | Path | None = None,
+    network_dir: str | Path | None = None,
+    place: str | None = None,
+    bbox: Sequence[float] | None = None,
+    use_cache: bool | None = None,
+) -> StreetNetwork:
+    """Load a street network from exactly one of its sources.
+
+    Parameters
+    ----------
+    osm
+        An OSM file or bundled dataset name (``"helsinki"``).
+    network_dir
+        A folder written by `cso_geo.network.save_network`.
+    place, bbox
+        Download through osmnx (needs internet).
+    use_cache
+        Whether to reuse a cached build (default ``settings.use_cache``).
+    """
+    given = [
+        name
+        for name, v in (
+            ("--osm", osm),
+            ("--network", network_dir),
+            ("--place", place),
+            ("--bbox", bbox),
+        )
+        if v is not None
+    ]
+    if len(given) != 1:
+        msg = (
+            "Give exactly one street-network source: --osm FILE (or a bundled name such as "
+            "'helsinki'), --network DIR, --place NAME or --bbox W,S,E,N"
+            + (f"; got {', '.join(given)}." if given else "; got none.")
+        )
+        raise ValueError(msg)
+    if osm is not None:
+        return network_from_file(osm, use_cache=use_cache)
+    if network_dir is not None:
+        return load_network_dir(network_dir)
+    return network_from_place(place, bbox=bbox, use_cache=use_cache)
+
+
+def make_sample(
+    network: StreetNetwork,
+    path: str | Path,
+    *,
+    months: int = 12,
+    seed: int = 1,
+    start: str = "2025-01-01",
+    calls_per_month: int = 2500,
+) -> tuple[Path, Path]:
+    """Generate a synthetic CAD export for `network` and write it with its truth file."""
+    sample = synthetic.generate_cad(
+        network, months=months, seed=seed, start=start, calls_per_month=calls_per_month
+    )
+    return synthetic.write_sample(sample, path)
+
+
+def run_demo(
+    *,
+    out_dir: str | Path = "out",
+    maps_dir: str | Path = "maps",
+    progress: Progress | None = None,
+) -> dict[str, Path]:
+    """Run the whole pipeline on the bundled sample city.
+
+    Today: street networks -> sample CAD export -> overview map. Later stages
+    add themselves here.
+
+    Returns
+    -------
+    outputs
+        A label for each written file and its path.
+    """
+    report = progress or (lambda stage, detail: log.info("%s: %s", stage, detail))
+    out_dir, maps_dir = Path(out_dir), Path(maps_dir)
+    outputs: dict[str, Path] = {}
+
+    t0 = time.perf_counter()
+    net = network_from_file(DEMO_CITY)
+    s = net.summary()
+    report(
+        "street network",
+        {
+            "walk_edges": s["walk"]["edges"],
+            "drive_edges": s["drive"]["edges"],
+            "walk_km": s["walk"]["street_km"],
+            "drive_km": s["drive"]["street_km"],
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+    )
+    outputs["network"] = save_network(net, out_dir / "network")
+
+    t0 = time.perf_counter()
+    sample = synthetic.generate_cad(net, months=DEMO_MONTHS, seed=DEMO_SEED, start=DEMO_START)
+    cad_path, truth_path = synthetic.write_sample(sample, out_dir / "helsinki_cad.csv")
+    outputs["CAD export"] = cad_path
+    outputs["CAD truth"] = truth_path
+    report(
+        "sample incidents",
+        {
+            "calls": len(sample.cad),
+            "planted_hotspots": len(sample.hotspots),
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+    )
+
+    located = sample.truth.dropna(subset=["lon", "lat"])
+    points = gpd.GeoDataFrame(
+        located[["incident_id", "category"]],
+        geometry=gpd.points_from_xy(located["lon"], located["lat"]),
+        crs="EPSG:4326",
+    )
+    m = maps.overview_map(net.walk, incidents=points, title="Central Helsinki: sample calls")
+    outputs["overview map"] = maps.save_map(m, maps_dir / "overview.html")
+    report("overview map", {"incidents": len(points), "path": str(outputs["overview map"])})
+    return outputs

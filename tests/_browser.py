@@ -1,0 +1,61 @@
+"""Helpers for the browser tests: open a page with the network cut off, read pixels."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+
+def hex_rgb(color: str) -> tuple[int, int, int]:
+    """``"#rrggbb"`` -> ``(r, g, b)``."""
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+def png_rgb(png: bytes) -> np.ndarray:
+    """A PNG screenshot as an (h, w, 3) uint8 array."""
+    with Image.open(io.BytesIO(png)) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+@dataclass
+class OfflinePage:
+    """A page whose every non-file request was blocked, with what went wrong."""
+
+    page: Any
+    blocked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def offline_page(
+    browser: Any, path: Path, *, viewport: dict[str, int] | None = None
+) -> Iterator[OfflinePage]:
+    """Open `path` in a new context where every request but ``file://`` is refused."""
+    context = browser.new_context(viewport=viewport or {"width": 1000, "height": 750})
+    page = context.new_page()
+    state = OfflinePage(page)
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            state.blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("requestfailed", lambda req: state.failed.append(f"{req.url}: {req.failure}"))
+    page.on("pageerror", lambda exc: state.errors.append(str(exc)))
+    page.on("console", lambda msg: state.errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        yield state
+    finally:
+        context.close()

@@ -1,0 +1,90 @@
+"""The command line: each command is a thin call into the library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cso_geo import network
+from cso_geo.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", ["network", "sample", "demo"])
+def test_help_has_an_example(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output
+    assert "cso-geo " + command in result.output
+
+
+def test_network_json(cache_folder: Path) -> None:
+    result = runner.invoke(app, ["network", "--osm", "helsinki", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["crs"] == "EPSG:32635"
+    assert summary["drive"]["nodes"] > 100
+    assert summary["walk"]["street_km"] > summary["drive"]["street_km"] > 10
+
+
+def test_network_out_then_reuse(
+    cache_folder: Path, tmp_path: Path, helsinki_net: network.StreetNetwork
+) -> None:
+    result = runner.invoke(app, ["network", "--osm", "helsinki", "--out", str(tmp_path / "net")])
+    assert result.exit_code == 0, result.output
+    assert "walk" in result.stdout
+    assert "drive" in result.stdout
+    loaded = network.load_network(tmp_path / "net")
+    assert loaded.drive.number_of_edges() == helsinki_net.drive.number_of_edges()
+
+    out = tmp_path / "calls.csv"
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "--network",
+            str(tmp_path / "net"),
+            "--months",
+            "1",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    cad = pd.read_csv(out)
+    truth = pd.read_csv(tmp_path / "calls.truth.csv")
+    assert len(cad) == len(truth) > 1500
+    assert pd.to_datetime(cad["received_at"]).dt.month.unique().tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["network", "--osm", "nowhere.osm.pbf"], "does not exist"),
+        (["network", "--osm", "atlantis"], "does not exist"),
+        (["network", "--bbox", "24.96,60.15,24.92,60.18"], "wrong order"),
+        (["network", "--bbox", "24.9,north"], "numbers separated by commas"),
+        (["network"], "Give exactly one street-network source"),
+        (["network", "--osm", "helsinki", "--place", "Helsinki"], "got --osm, --place"),
+        (["sample", "--out", "x.csv", "--network", "missing_dir"], "does not exist"),
+    ],
+)
+def test_user_errors_are_one_clear_line(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "error:" in result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("cso-geo ")
