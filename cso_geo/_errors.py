@@ -36,3 +36,15 @@ class UnknownDatasetError(CsoGeoError, KeyError):
     def __str__(self) -> str:
         # KeyError quotes its argument; show the message as written
         return str(self.args[0]) if self.args else ""
+
+
+class ProfileError(CsoGeoError, ValueError):
+    """An ingest profile or column mapping is unknown or malformed."""
+
+
+class OutputFileError(CsoGeoError, ValueError):
+    """An output path asks for a format cso_geo cannot write."""
+
+
+class ReconciliationError(CsoGeoError, RuntimeError):
+    """Row counts do not reconcile (read != accepted + quarantined): a cso_geo bug."""

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from cso_geo import __version__, pipeline
+from cso_geo import __version__, ingest, pipeline
 from cso_geo._errors import CsoGeoError
 from cso_geo.network import StreetNetwork
 
@@ -189,6 +189,150 @@ def sample(
             ),
         )
     out.print(f"wrote {cad_path} and {truth_path}")
+
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="Column profile: a built-in name (cso_geo_sample, sf_police) or a TOML file.",
+    ),
+]
+AddressCol = Annotated[str | None, typer.Option("--address-col", help="Address column.")]
+IdCol = Annotated[str | None, typer.Option("--id-col", help="Incident id column.")]
+TimeCol = Annotated[str | None, typer.Option("--time-col", help="Received date-time column.")]
+TypeCol = Annotated[str | None, typer.Option("--type-col", help="Call-type code column.")]
+XCol = Annotated[str | None, typer.Option("--x-col", help="X / longitude column.")]
+YCol = Annotated[str | None, typer.Option("--y-col", help="Y / latitude column.")]
+CrsOpt = Annotated[str | None, typer.Option("--crs", help="CRS of --x-col/--y-col.")]
+
+
+def _columns(**flags: str | None) -> ingest.ColumnMap | None:
+    """A column map from the CLI's column flags, or None when none was given."""
+    given = {k: v for k, v in flags.items() if v}
+    return ingest.ColumnMap.from_dict(given, source="command-line flags") if given else None
+
+
+@app.command("ingest")
+def ingest_cmd(
+    input_file: Annotated[Path, typer.Argument(help="CAD/RMS export: CSV, Parquet, GPKG.")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Accepted rows: .csv, .parquet or .gpkg.")
+    ],
+    profile: ProfileOpt = None,
+    address_col: AddressCol = None,
+    id_col: IdCol = None,
+    time_col: TimeCol = None,
+    type_col: TypeCol = None,
+    x_col: XCol = None,
+    y_col: YCol = None,
+    crs: CrsOpt = None,
+) -> None:
+    """Read a CAD export into the canonical table; rejected rows go to quarantine.
+
+    Writes OUT, OUT's .quarantine.csv and .ingest.json beside it, and prints
+    read = accepted + quarantined.
+
+    Example: cso-geo ingest calls.csv --profile sf_police --out calls.parquet
+    """
+    with _user_errors():
+        columns = _columns(
+            address=address_col,
+            incident_id=id_col,
+            received_at=time_col,
+            call_type_code=type_col,
+            x=x_col,
+            y=y_col,
+            crs=crs,
+        )
+        result, paths = _step(
+            "Reading incidents",
+            lambda: pipeline.ingest_file(input_file, out_file, profile=profile, columns=columns),
+        )
+    s = result.summary()
+    out.print(f"read {s['read']:,} = accepted {s['accepted']:,} + quarantined {s['quarantined']:,}")
+    for reason, n in s["by_reason"].items():
+        out.print(f"  quarantined {reason}: {n:,}")
+    if s["unmapped_types"]:
+        out.print(f"  {s['unmapped_types']} unmapped call types ({s['unmapped_rows']:,} rows)")
+    for label, path in paths.items():
+        out.print(f"{label}: {path}")
+
+
+@app.command("geocode")
+def geocode_cmd(
+    input_file: Annotated[Path, typer.Argument(help="CAD/RMS export: CSV, Parquet, GPKG.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Geocoded incidents (.gpkg).")],
+    osm: OsmOpt = None,
+    network_dir: NetworkOpt = None,
+    profile: ProfileOpt = None,
+    address_col: AddressCol = None,
+    id_col: IdCol = None,
+    time_col: TimeCol = None,
+    type_col: TypeCol = None,
+    x_col: XCol = None,
+    y_col: YCol = None,
+    crs: CrsOpt = None,
+    centerline: Annotated[
+        Path | None,
+        typer.Option("--centerline", help="Agency street centerlines with address ranges."),
+    ] = None,
+) -> None:
+    """Geocode a CAD export offline against the area's OpenStreetMap data.
+
+    Writes OUT, the quarantine (OUT stem + .quarantine.csv) and a JSON match
+    report (OUT stem + .report.json), and prints the hit rates.
+
+    Example: cso-geo geocode calls.csv --osm helsinki --out calls.gpkg
+    """
+    with _user_errors():
+        columns = _columns(
+            address=address_col,
+            incident_id=id_col,
+            received_at=time_col,
+            call_type_code=type_col,
+            x=x_col,
+            y=y_col,
+            crs=crs,
+        )
+        net = _step(
+            "Loading street network",
+            lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+        )
+        _, report, paths = _step(
+            "Geocoding",
+            lambda: pipeline.geocode_file(
+                input_file,
+                out_file,
+                network=net,
+                profile=profile,
+                columns=columns,
+                centerline=centerline,
+            ),
+        )
+    _print_match_report(report)
+    for label, path in paths.items():
+        out.print(f"{label}: {path}")
+
+
+def _print_match_report(report: dict[str, Any]) -> None:
+    ing, match = report["ingest"], report["match"]
+    out.print(
+        f"read {ing['read']:,} = accepted {ing['accepted']:,} + quarantined {ing['quarantined']:,}"
+    )
+    table = Table(title="Geocoding")
+    table.add_column("match type")
+    table.add_column("rows", justify="right")
+    for kind, n in match["by_match_type"].items():
+        table.add_row(kind, f"{n:,}")
+    out.print(table)
+    out.print(
+        f"hit rate {match['hit_rate']:.1%} of all rows, "
+        f"{match['hit_rate_locatable']:.1%} of {match['locatable_rows']:,} locatable rows"
+    )
+    if match["top_unmatched"]:
+        top = ", ".join(f"{u['address']!r} ({u['count']})" for u in match["top_unmatched"][:5])
+        out.print(f"top unmatched: {top}")
 
 
 @app.command()

@@ -31,7 +31,7 @@ import math
 import re
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -128,6 +128,69 @@ class StreetNetwork:
         out["address_points"] = len(self.addresses)
         out["named_places"] = len(self.places)
         return out
+
+
+#: OSM highway classes where CSO calls happen (named streets, not footpaths).
+STREET_CLASSES = frozenset(
+    {
+        "primary",
+        "secondary",
+        "tertiary",
+        "trunk",
+        "residential",
+        "unclassified",
+        "living_street",
+        "pedestrian",
+        "service",
+        "primary_link",
+        "secondary_link",
+        "tertiary_link",
+    }
+)
+
+
+def street_segments(
+    G: nx.MultiDiGraph, *, classes: Iterable[str] | None = STREET_CLASSES
+) -> gpd.GeoDataFrame:
+    """Named street segments of a graph, one row per street (not per direction).
+
+    Parameters
+    ----------
+    G
+        A walk or drive graph.
+    classes
+        OSM highway classes to keep (default `STREET_CLASSES`, the streets
+        where CSO calls happen); None keeps every named way.
+
+    Returns
+    -------
+    segments
+        Columns ``segment_id`` (``"u-v-key"``), ``u``, ``v``, ``key``,
+        ``name``, ``highway``, ``length`` and ``geometry``, sorted by id.
+    """
+    rows = []
+    for u, v, k, d in G.edges(keys=True, data=True):
+        if d.get("reversed", False):
+            continue
+        name = d.get("name")
+        hwy = d.get("highway")
+        if isinstance(name, list):
+            name = name[0]
+        if isinstance(hwy, list):
+            hwy = hwy[0]
+        if not isinstance(name, str) or not name or (classes is not None and hwy not in classes):
+            continue
+        rows.append((f"{u}-{v}-{k}", u, v, k, name, hwy, float(d["length"]), d["geometry"]))
+    if not rows:
+        msg = "The network has no named streets to place calls on."
+        raise EmptyNetworkError(msg)
+    gdf = gpd.GeoDataFrame(
+        rows,
+        columns=["segment_id", "u", "v", "key", "name", "highway", "length", "geometry"],
+        geometry="geometry",
+        crs=G.graph["crs"],
+    )
+    return gdf.sort_values(["u", "v", "key"], kind="stable").reset_index(drop=True)
 
 
 def street_km(G: nx.MultiDiGraph) -> float:

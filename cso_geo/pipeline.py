@@ -6,6 +6,7 @@ modules, so a script can do what the CLI does with the same calls.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -14,7 +15,9 @@ from typing import Any
 
 import geopandas as gpd
 
-from cso_geo import maps
+from cso_geo import geocode as geocode_mod
+from cso_geo import ingest, maps
+from cso_geo._io import atomic_write_text
 from cso_geo.datasets import synthetic
 from cso_geo.network import (
     StreetNetwork,
@@ -28,7 +31,15 @@ from cso_geo.network import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_network", "make_sample", "run_demo", "save_network"]
+__all__ = [
+    "geocode_file",
+    "ingest_file",
+    "load_network",
+    "make_sample",
+    "output_paths",
+    "run_demo",
+    "save_network",
+]
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -100,6 +111,62 @@ def make_sample(
     return synthetic.write_sample(sample, path)
 
 
+def output_paths(out: str | Path) -> dict[str, Path]:
+    """The files written beside an output: ``X.gpkg`` -> ``X.quarantine.csv``, ``X.report.json``."""
+    p = Path(out)
+    stem = p.with_suffix("")
+    return {
+        "output": p,
+        "quarantine": stem.with_name(stem.name + ".quarantine.csv"),
+        "report": stem.with_name(stem.name + ".report.json"),
+    }
+
+
+def ingest_file(
+    path: str | Path,
+    out: str | Path,
+    *,
+    profile: str | Path | None = None,
+    columns: ingest.ColumnMap | None = None,
+) -> tuple[ingest.IngestResult, dict[str, Path]]:
+    """Read a CAD export into the canonical table and write it with its quarantine."""
+    result = ingest.read_incidents(path, profile=profile, columns=columns)
+    return result, ingest.write_ingest(result, out)
+
+
+def geocode_file(
+    path: str | Path,
+    out: str | Path,
+    *,
+    network: StreetNetwork,
+    profile: str | Path | None = None,
+    columns: ingest.ColumnMap | None = None,
+    centerline: str | Path | None = None,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any], dict[str, Path]]:
+    """Ingest a CAD export, geocode it, and write the result, quarantine and match report.
+
+    Returns
+    -------
+    geocoded, report, paths
+        The geocoded rows, the JSON report (ingest counts and match report)
+        and the paths written: ``output``, ``quarantine``, ``report``.
+    """
+    result = ingest.read_incidents(path, profile=profile, columns=columns)
+    centerlines = geocode_mod.read_centerlines(centerline) if centerline else None
+    index = geocode_mod.GeocodeIndex.from_network(network, centerlines=centerlines)
+    geocoded = geocode_mod.geocode(result.accepted, index, network=network)
+    report = {
+        "ingest": result.summary(),
+        "index": index.stats_,
+        "match": geocode_mod.match_report(geocoded),
+    }
+    paths = output_paths(out)
+    geocode_mod.write_geocoded(geocoded, paths["output"])
+    ingest.write_quarantine(result, paths["quarantine"])
+    atomic_write_text(paths["report"], json.dumps(report, indent=2, default=str))
+    return geocoded, report, paths
+
+
 def run_demo(
     *,
     out_dir: str | Path = "out",
@@ -108,22 +175,22 @@ def run_demo(
 ) -> dict[str, Path]:
     """Run the whole pipeline on the bundled sample city.
 
-    Today: street networks -> sample CAD export -> overview map. Later stages
-    add themselves here.
+    Today: street networks -> sample CAD export -> ingest and geocoding (with
+    its match report) -> overview map. Later stages add themselves here.
 
     Returns
     -------
     outputs
         A label for each written file and its path.
     """
-    report = progress or (lambda stage, detail: log.info("%s: %s", stage, detail))
+    say = progress or (lambda stage, detail: log.info("%s: %s", stage, detail))
     out_dir, maps_dir = Path(out_dir), Path(maps_dir)
     outputs: dict[str, Path] = {}
 
     t0 = time.perf_counter()
     net = network_from_file(DEMO_CITY)
     s = net.summary()
-    report(
+    say(
         "street network",
         {
             "walk_edges": s["walk"]["edges"],
@@ -140,7 +207,7 @@ def run_demo(
     cad_path, truth_path = synthetic.write_sample(sample, out_dir / "helsinki_cad.csv")
     outputs["CAD export"] = cad_path
     outputs["CAD truth"] = truth_path
-    report(
+    say(
         "sample incidents",
         {
             "calls": len(sample.cad),
@@ -149,13 +216,30 @@ def run_demo(
         },
     )
 
-    located = sample.truth.dropna(subset=["lon", "lat"])
-    points = gpd.GeoDataFrame(
-        located[["incident_id", "category"]],
-        geometry=gpd.points_from_xy(located["lon"], located["lat"]),
-        crs="EPSG:4326",
+    t0 = time.perf_counter()
+    geocoded, geo_report, paths = geocode_file(
+        cad_path, out_dir / "helsinki_geocoded.gpkg", network=net, profile="cso_geo_sample"
     )
+    outputs["geocoded incidents"] = paths["output"]
+    outputs["ingest quarantine"] = paths["quarantine"]
+    outputs["match report"] = paths["report"]
+    match = geo_report["match"]
+    say(
+        "geocoding",
+        {
+            "read": geo_report["ingest"]["read"],
+            "quarantined": geo_report["ingest"]["quarantined"],
+            "hit_rate": f"{match['hit_rate']:.1%}",
+            "hit_rate_locatable": f"{match['hit_rate_locatable']:.1%}",
+            **match["by_match_type"],
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+    )
+
+    points = geocoded.loc[
+        geocoded["match_type"] != "unmatched", ["incident_id", "category", "geometry"]
+    ]
     m = maps.overview_map(net.walk, incidents=points, title="Central Helsinki: sample calls")
     outputs["overview map"] = maps.save_map(m, maps_dir / "overview.html")
-    report("overview map", {"incidents": len(points), "path": str(outputs["overview map"])})
+    say("overview map", {"incidents": len(points), "path": str(outputs["overview map"])})
     return outputs

@@ -15,7 +15,7 @@ from cso_geo.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", ["network", "sample", "demo"])
+@pytest.mark.parametrize("command", ["network", "sample", "ingest", "geocode", "demo"])
 def test_help_has_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
@@ -88,3 +88,80 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.startswith("cso-geo ")
+
+
+def test_geocode_command(tmp_path: Path) -> None:
+    src = tmp_path / "calls.csv"
+    src.write_text(
+        "Location,When\n"
+        "16 YRJÖNKATU,2025-03-01 10:00\n"
+        "MANNERHEIMINTIE / KALEVANKATU,2025-03-01 11:00\n"
+        "UNKNOWN,2025-03-01 12:00\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "calls.gpkg"
+    result = runner.invoke(
+        app,
+        [
+            "geocode",
+            str(src),
+            "--osm",
+            "helsinki",
+            "--address-col",
+            "Location",
+            "--time-col",
+            "When",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "read 3 = accepted 3 + quarantined 0" in result.stdout
+    report = json.loads((tmp_path / "calls.report.json").read_text())
+    assert report["match"]["by_match_type"] == {
+        "address_point": 1,
+        "intersection": 1,
+        "unmatched": 1,
+    }
+    assert (tmp_path / "calls.quarantine.csv").exists()
+    import geopandas as gpd  # noqa: PLC0415
+
+    gdf = gpd.read_file(out)
+    assert list(gdf["src_Location"]) == [
+        "16 YRJÖNKATU",
+        "MANNERHEIMINTIE / KALEVANKATU",
+        "UNKNOWN",
+    ]
+    assert list(gdf["source_row"]) == [1, 2, 3]
+
+
+def test_ingest_command(tmp_path: Path) -> None:
+    src = tmp_path / "calls.csv"
+    src.write_text(
+        "id,addr,t\n1,16 YRJÖNKATU,2025-03-01 10:00\n1,dup,2025-03-01 10:00\n2,,2025-03-01 10:00\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "clean.csv"
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            str(src),
+            "--address-col",
+            "addr",
+            "--id-col",
+            "id",
+            "--time-col",
+            "t",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    # an empty address in an address-only export is kept: the geocoder reports it
+    assert "read 3 = accepted 2 + quarantined 1" in result.stdout
+    assert "duplicate_incident_id: 1" in result.stdout
+    quarantine = pd.read_csv(tmp_path / "clean.quarantine.csv")
+    assert list(quarantine["reason"]) == ["duplicate_incident_id"]
+    assert list(quarantine["source_row"]) == [2]
+    assert list(pd.read_csv(out)["incident_id"]) == [1, 2]

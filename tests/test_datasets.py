@@ -73,7 +73,7 @@ def test_law_of_crime_concentration(
     sample: synthetic.SampleCad, helsinki_net: network.StreetNetwork
 ) -> None:
     """About half of the calls fall on 3-6% of street segments (Weisburd 2015)."""
-    n_segments = len(synthetic.street_segments(helsinki_net.walk))
+    n_segments = len(network.street_segments(helsinki_net.walk))
     located = sample.truth[sample.truth["segment_id"] != ""]
     counts = located["segment_id"].value_counts().to_numpy()
     share_top5 = counts[: int(np.ceil(0.05 * n_segments))].sum() / counts.sum()
@@ -166,7 +166,7 @@ def test_truth_points_lie_on_the_streets(
     pts = gpd.GeoSeries(gpd.points_from_xy(truth["lon"], truth["lat"]), crs=4326).to_crs(
         helsinki_net.crs
     )
-    segs = synthetic.street_segments(helsinki_net.walk).set_index("segment_id")
+    segs = network.street_segments(helsinki_net.walk).set_index("segment_id")
     dist = pts.distance(
         segs.loc[truth["segment_id"], "geometry"].reset_index(drop=True), align=False
     )

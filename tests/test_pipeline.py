@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pytest
 from _browser import offline_page, png_rgb
@@ -25,14 +27,22 @@ def demo_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         maps_dir=root / "maps",
         progress=lambda stage, detail: stages.append(stage),
     )
-    assert stages == ["street network", "sample incidents", "overview map"]
+    assert stages == ["street network", "sample incidents", "geocoding", "overview map"]
     return outputs
 
 
 def test_demo_writes_every_output(
     demo_outputs: dict[str, Path], helsinki_net: network.StreetNetwork
 ) -> None:
-    assert set(demo_outputs) == {"network", "CAD export", "CAD truth", "overview map"}
+    assert set(demo_outputs) == {
+        "network",
+        "CAD export",
+        "CAD truth",
+        "geocoded incidents",
+        "ingest quarantine",
+        "match report",
+        "overview map",
+    }
     for path in demo_outputs.values():
         assert path.exists()
     loaded = network.load_network(demo_outputs["network"])
@@ -40,6 +50,14 @@ def test_demo_writes_every_output(
     # the demo's export is the committed sample, byte for byte
     committed = REPO / "data" / "helsinki_cad_2025.csv"
     assert demo_outputs["CAD export"].read_bytes() == committed.read_bytes()
+    report = json.loads(demo_outputs["match report"].read_text())
+    assert report["ingest"]["read"] == report["ingest"]["accepted"] == 32_214
+    assert report["match"]["hit_rate_locatable"] >= 0.99
+    geocoded = gpd.read_file(demo_outputs["geocoded incidents"])
+    assert len(geocoded) == 32_214
+    assert (geocoded["match_type"] == "unmatched").sum() == report["match"]["by_match_type"][
+        "unmatched"
+    ]
     page = demo_outputs["overview map"].read_text(encoding="utf-8")
     assert maps.remote_references(page) == []
     assert len(page) < 5_000_000

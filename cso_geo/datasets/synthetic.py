@@ -37,10 +37,9 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from cso_geo._errors import EmptyNetworkError
 from cso_geo._io import atomic_path
-from cso_geo.network import StreetNetwork
-from cso_geo.streetnames import abbreviate, fold_accents
+from cso_geo.network import StreetNetwork, street_segments
+from cso_geo.streetnames import abbreviate, fold_accents, infer_block_size
 from cso_geo.taxonomy import CallType, Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,6 @@ __all__ = [
     "TRUTH_COLUMNS",
     "SampleCad",
     "generate_cad",
-    "street_segments",
     "truth_path_for",
     "write_sample",
 ]
@@ -86,28 +84,11 @@ TRUTH_COLUMNS: tuple[str, ...] = (
     "typo",
 )
 
-#: OSM highway classes where CSO calls happen (named streets, not footpaths).
-STREET_CLASSES = frozenset(
-    {
-        "primary",
-        "secondary",
-        "tertiary",
-        "trunk",
-        "residential",
-        "unclassified",
-        "living_street",
-        "pedestrian",
-        "service",
-        "primary_link",
-        "secondary_link",
-        "tertiary_link",
-    }
-)
-
 _JUNK = ("UNKNOWN", "CITYWIDE", "", "N/A", "UNK", "VARIOUS LOCATIONS", "REFUSED")
 _JOINERS = ((" / ", 0.5), (" & ", 0.2), (" AND ", 0.2), (" AT ", 0.1))
 _UNITS = ("APT {n}", "#{n}", "UNIT {n}", "STE {n}")
 _LEADING_INT = re.compile(r"^\s*(\d+)")
+_PLAIN_HOUSENUMBER = r"\d+ ?[A-Za-z]?(?:-\d+ ?[A-Za-z]?)?"
 
 
 @dataclass
@@ -123,40 +104,6 @@ class SampleCad:
 # --------------------------------------------------------------------------- #
 # the street units calls are placed on
 # --------------------------------------------------------------------------- #
-def street_segments(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
-    """Named street segments of a walk graph, one row per two-way pair.
-
-    Returns
-    -------
-    segments
-        Columns ``segment_id`` (``"u-v-key"``), ``u``, ``v``, ``key``,
-        ``name``, ``highway``, ``length`` and ``geometry``, sorted by id.
-    """
-    rows = []
-    for u, v, k, d in G.edges(keys=True, data=True):
-        if d.get("reversed", False):
-            continue
-        name = d.get("name")
-        hwy = d.get("highway")
-        if isinstance(name, list):
-            name = name[0]
-        if isinstance(hwy, list):
-            hwy = hwy[0]
-        if not isinstance(name, str) or not name or hwy not in STREET_CLASSES:
-            continue
-        rows.append((f"{u}-{v}-{k}", u, v, k, name, hwy, float(d["length"]), d["geometry"]))
-    if not rows:
-        msg = "The network has no named streets to place calls on."
-        raise EmptyNetworkError(msg)
-    gdf = gpd.GeoDataFrame(
-        rows,
-        columns=["segment_id", "u", "v", "key", "name", "highway", "length", "geometry"],
-        geometry="geometry",
-        crs=G.graph["crs"],
-    )
-    return gdf.sort_values(["u", "v", "key"], kind="stable").reset_index(drop=True)
-
-
 def _name_key(name: str) -> str:
     return fold_accents(name).casefold().strip()
 
@@ -269,13 +216,15 @@ def generate_cad(
     addresses = addresses.reset_index(drop=True)
     addr_seg = _snap_addresses(segments, addresses)
     seg_addrs: list[list[int]] = [[] for _ in range(n_seg)]
+    # OSM house numbers sometimes carry notes ("4, katutaso/Street level"):
+    # dispatchers would not type those, so such points are not used
+    plain = addresses["housenumber"].astype(str).str.fullmatch(_PLAIN_HOUSENUMBER).to_numpy()
     for ai, si in enumerate(addr_seg.tolist()):
-        if si >= 0:
+        if si >= 0 and plain[ai]:
             seg_addrs[si].append(ai)
     house_ints = np.array([_house_int(h) for h in addresses["housenumber"].astype(str)])
     if block_size is None:
-        known = house_ints[house_ints >= 0]
-        block_size = 100 if len(known) and np.percentile(known, 90) >= 300 else 10
+        block_size = infer_block_size(house_ints.tolist())
     node_names = _intersection_names(segments)
     nearest_cross = _nearest_cross(segments, node_names, network.walk)
     lengths = segments["length"].to_numpy()
@@ -420,6 +369,7 @@ def generate_cad(
         if not ends and nearest_cross[s] >= 0:
             # dispatchers name the nearest cross street of the same street
             ends = [int(nearest_cross[s])]
+        slip = rng.random() < typo_share  # this row's street name gets a typo
         r = rng.random()
         if addrs and r < 0.45:
             kind = "address"
@@ -437,6 +387,8 @@ def generate_cad(
             xs[i], ys[i] = addr_x[a], addr_y[a]
             house[i] = str(addresses["housenumber"].iat[a])
             cad_street = _cad_street(rng, name)
+            if slip:
+                cad_street = _typo(rng, cad_street)
             if kind == "address":
                 text = f"{house[i]} {cad_street}"
                 if rng.random() < 0.04:
@@ -451,6 +403,8 @@ def generate_cad(
             cross[i] = other
             xs[i], ys[i] = node_xy[node]
             first, second = _cad_street(rng, name), _cad_street(rng, other)
+            if slip:
+                first = _typo(rng, first)
             if rng.random() < 0.5:
                 first, second = second, first
             joiner = _choose(rng, _JOINERS)
@@ -459,10 +413,9 @@ def generate_cad(
             pt = seg_geom[s].interpolate(float(rng.uniform(0.2, 0.8)), normalized=True)
             xs[i], ys[i] = pt.x, pt.y
             text = _cad_street(rng, name)
-        if rng.random() < typo_share:
-            typo_text = _typo(rng, text)
-            typo[i] = typo_text != text
-            text = typo_text
+            if slip:
+                text = _typo(rng, text)
+        typo[i] = slip
         loc_type[i] = kind
         address[i] = text
     junk = rng.random(n_rows) < junk_share
@@ -483,10 +436,13 @@ def generate_cad(
     on_scene = rng.gamma(4.0, service / 4.0) * 60.0 + rng.uniform(180, 900, n_rows)
     dispatched = received + pd.to_timedelta(np.round(dispatch_delay), unit="s")
     cleared = dispatched + pd.to_timedelta(np.round(on_scene), unit="s")
-    disposition = np.array(
-        [_choose(rng, tuple(types[t].dispositions.items()) or (("ADV", 1.0),)) for t in type_arr],
-        dtype=object,
-    )
+    disposition = np.empty(n_rows, dtype=object)
+    for ti, ct in enumerate(types):
+        rows_t = np.flatnonzero(type_arr == ti)
+        options = list(ct.dispositions.items()) or [("ADV", 1.0)]
+        weights = np.array([w for _, w in options], dtype=float)
+        picks = rng.choice(len(options), size=len(rows_t), p=weights / weights.sum())
+        disposition[rows_t] = np.array([code for code, _ in options], dtype=object)[picks]
     beat = _beats(segments)[seg_arr]
     year2 = start_day.strftime("%y")
     cad = pd.DataFrame(
@@ -628,8 +584,14 @@ def _house_int(housenumber: str) -> int:
 
 
 def _choose(rng: np.random.Generator, options: tuple[tuple[str, float], ...]) -> str:
-    weights = np.array([w for _, w in options], dtype=float)
-    return options[int(rng.choice(len(options), p=weights / weights.sum()))][0]
+    # one uniform draw against cumulative weights: far cheaper per row than rng.choice
+    total = sum(w for _, w in options)
+    r = rng.random() * total
+    for value, w in options:
+        r -= w
+        if r < 0:
+            return value
+    return options[-1][0]
 
 
 def _cad_street(rng: np.random.Generator, name: str) -> str:
@@ -656,12 +618,14 @@ def _block_text(rng: np.random.Generator, num: int, block_size: int, street: str
 
 
 def _typo(rng: np.random.Generator, text: str) -> str:
-    """One keyboard slip inside the street-name part of `text`."""
-    letters = [i for i, ch in enumerate(text) if ch.isalpha()]
-    if len(letters) < 4:
+    """One keyboard slip in the longest word of a street name (not its first letter)."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"[^\W\d_]+", text)]
+    if not words:
         return text
-    # keep clear of a leading number and of the first letter (people rarely miss it)
-    i = letters[int(rng.integers(1, len(letters) - 1))]
+    start, end = max(words, key=lambda w: w[1] - w[0])
+    if end - start < 4:
+        return text
+    i = int(rng.integers(start + 1, end - 1))
     op = int(rng.integers(4))
     if op == 0 and i + 1 < len(text) and text[i + 1].isalpha() and text[i] != text[i + 1]:
         return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
