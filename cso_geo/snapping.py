@@ -45,6 +45,13 @@ class EdgeIndex:
     tree: cKDTree
     max_piece: float
 
+    def __post_init__(self) -> None:
+        # contiguous coordinate columns index faster than (n, 2) rows
+        self._ax = np.ascontiguousarray(self.a[:, 0])
+        self._ay = np.ascontiguousarray(self.a[:, 1])
+        self._bx = np.ascontiguousarray(self.b[:, 0])
+        self._by = np.ascontiguousarray(self.b[:, 1])
+
     @classmethod
     def from_graph(cls, G: nx.MultiDiGraph, *, max_piece: float = 10.0) -> EdgeIndex:
         """Index the edges of a projected graph (one per street, not per direction).
@@ -160,7 +167,15 @@ class EdgeIndex:
             knn_d, knn_i = self.tree.query(pts[todo], k=kk, workers=workers)
             knn_d = knn_d.reshape(len(todo), kk)
             knn_i = knn_i.reshape(len(todo), kk)
-            d, t = _point_segment(pts[todo][:, None, :], self.a[knn_i], self.b[knn_i])
+            sub = pts[todo]
+            d, t = _point_segment(
+                sub[:, 0:1],
+                sub[:, 1:2],
+                ax=self._ax[knn_i],
+                ay=self._ay[knn_i],
+                bx=self._bx[knn_i],
+                by=self._by[knn_i],
+            )
             j = np.argmin(d, axis=1)
             rows = np.arange(len(todo))
             bp[todo], bd[todo], bt[todo] = knn_i[rows, j], d[rows, j], t[rows, j]
@@ -172,11 +187,17 @@ class EdgeIndex:
 
 
 def _point_segment(
-    p: npt.NDArray[np.float64], a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
+    px: npt.NDArray[np.float64],
+    py: npt.NDArray[np.float64],
+    *,
+    ax: npt.NDArray[np.float64],
+    ay: npt.NDArray[np.float64],
+    bx: npt.NDArray[np.float64],
+    by: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Distance from points to segments a-b (broadcast), and where along (0..1)."""
-    abx, aby = b[..., 0] - a[..., 0], b[..., 1] - a[..., 1]
-    apx, apy = p[..., 0] - a[..., 0], p[..., 1] - a[..., 1]
+    abx, aby = bx - ax, by - ay
+    apx, apy = px - ax, py - ay
     denom = abx * abx + aby * aby
     t = np.clip((apx * abx + apy * aby) / np.where(denom > 0, denom, 1.0), 0.0, 1.0)
     dx, dy = apx - t * abx, apy - t * aby

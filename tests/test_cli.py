@@ -165,3 +165,47 @@ def test_ingest_command(tmp_path: Path) -> None:
     assert list(quarantine["reason"]) == ["duplicate_incident_id"]
     assert list(quarantine["source_row"]) == [2]
     assert list(pd.read_csv(out)["incident_id"]) == [1, 2]
+
+
+def test_geocode_command_snaps_given_coordinates(tmp_path: Path) -> None:
+    src = tmp_path / "points.csv"
+    src.write_text(
+        "case,lon,lat,addr\n"
+        "A1,24.9421703,60.1654046,\n"  # beside Yrjönkatu 16
+        "A2,24.90,60.10,\n"  # open sea, 6 km south of the extract
+        "A3,abc,60.16,\n",  # not a number: quarantined
+        encoding="utf-8",
+    )
+    out = tmp_path / "points.gpkg"
+    result = runner.invoke(
+        app,
+        [
+            "geocode",
+            str(src),
+            "--osm",
+            "helsinki",
+            "--id-col",
+            "case",
+            "--x-col",
+            "lon",
+            "--y-col",
+            "lat",
+            "--crs",
+            "EPSG:4326",
+            "--address-col",
+            "addr",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "read 3 = accepted 2 + quarantined 1" in result.stdout
+    import geopandas as gpd  # noqa: PLC0415
+
+    gdf = gpd.read_file(out)
+    assert list(gdf["match_type"]) == ["coordinates", "coordinates"]
+    assert gdf.loc[0, "snap_dist_m"] < 30
+    assert gdf.loc[1, "snap_dist_m"] > 1000
+    assert gdf.loc[1, "flags"] == "far_from_street"
+    quarantine = pd.read_csv(tmp_path / "points.quarantine.csv")
+    assert list(quarantine["reason"]) == ["invalid_coordinates"]
