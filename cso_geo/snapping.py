@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -64,16 +65,29 @@ class EdgeIndex:
             Longest piece in metres; shorter pieces mean more memory and fewer
             exactness fallbacks.
         """
-        t0 = time.perf_counter()
         keys, geoms = [], []
         for u, v, k, d in G.edges(keys=True, data=True):
             if d.get("reversed"):
                 continue
             keys.append((u, v, k))
             geoms.append(d["geometry"])
-        if not geoms:
+        return cls.from_lines(geoms, keys, max_piece=max_piece)
+
+    @classmethod
+    def from_lines(
+        cls,
+        geoms: Sequence[shapely.LineString] | npt.NDArray[np.object_],
+        keys: Sequence[tuple[int, int, int]] | None = None,
+        *,
+        max_piece: float = 10.0,
+    ) -> EdgeIndex:
+        """Index any projected lines; `keys` label them (by default ``(i, 0, 0)``)."""
+        t0 = time.perf_counter()
+        if len(geoms) == 0:
             msg = "Cannot snap to a graph with no edges."
             raise ValueError(msg)
+        if keys is None:
+            keys = [(i, 0, 0) for i in range(len(geoms))]
         coords, line_idx = shapely.get_coordinates(
             np.asarray(geoms, dtype=object), return_index=True
         )
@@ -117,8 +131,9 @@ class EdgeIndex:
         Returns
         -------
         snapped
-            Columns ``u``, ``v``, ``key`` (the edge), ``dist`` (m), ``snap_x``,
-            ``snap_y`` and ``along`` (metres from the edge's first node).
+            Columns ``edge`` (row of the line in the index), ``u``, ``v``,
+            ``key`` (its key), ``dist`` (m), ``snap_x``, ``snap_y`` and
+            ``along`` (metres from the line's start).
         """
         px = np.asarray(x, dtype=float)
         py = np.asarray(y, dtype=float)
@@ -140,8 +155,11 @@ class EdgeIndex:
         along[sel] = self.piece_offset[p] + best_t[sel] * np.hypot(*(self.b[p] - self.a[p]).T)
         uvk = np.full((n, 3), -1, dtype=np.int64)
         uvk[sel] = self.edges[self.piece_edge[p]]
+        edge = np.full(n, -1, dtype=np.int64)
+        edge[sel] = self.piece_edge[p]
         return pd.DataFrame(
             {
+                "edge": edge,
                 "u": uvk[:, 0],
                 "v": uvk[:, 1],
                 "key": uvk[:, 2],

@@ -40,3 +40,131 @@ def test_trend_statistics() -> None:
 def test_trend_rejects_bad_series(bad: list[float]) -> None:
     with pytest.raises(ValueError, match=r"monthly counts|at least 3"):
         hotspots.trend_class(bad)
+
+
+# --------------------------------------------------------------------------- #
+# selection, units, methods and the backtest
+# --------------------------------------------------------------------------- #
+import geopandas as gpd  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import shapely  # noqa: E402
+
+from cso_geo import network  # noqa: E402
+
+
+def test_parse_shift() -> None:
+    assert hotspots.parse_shift("08:00-16:00") == (480, 960)
+    assert hotspots.parse_shift("22:00 - 06:30") == (1320, 390)  # wraps past midnight
+    for bad, match in (
+        ("8-16", "HH:MM-HH:MM"),
+        ("08:00-08:00", "zero length"),
+        ("25:00-26:00", "above 24"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            hotspots.parse_shift(bad)
+
+
+def _incidents(times: list[str], cats: list[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"received_at": pd.to_datetime(times), "category": cats, "match_type": "address_point"},
+        geometry=[shapely.Point(i, 0) for i in range(len(times))],
+        crs="EPSG:32635",
+    )
+
+
+def test_select_incidents_filters() -> None:
+    inc = _incidents(
+        ["2025-03-03 07:59", "2025-03-03 08:00", "2025-03-03 23:30", "2025-03-08 02:00"],
+        ["parking", "noise", "noise", "parking"],
+    )
+    assert len(hotspots.select_incidents(inc, shift="08:00-16:00")) == 1
+    night = hotspots.select_incidents(inc, shift="22:00-06:00")
+    assert list(night["received_at"].dt.hour) == [23, 2]
+    assert len(hotspots.select_incidents(inc, categories=["noise"])) == 2
+    assert len(hotspots.select_incidents(inc, days=[5, 6])) == 1  # the Saturday
+    assert len(hotspots.select_incidents(inc, start="2025-03-04")) == 1
+    assert hotspots.select_incidents(inc, categories=["noise"], shift="08:30-09:00").empty
+    with pytest.raises(ValueError, match="Unknown categories"):
+        hotspots.select_incidents(inc, categories=["robbery"])
+
+
+def test_incident_weights_decay() -> None:
+    inc = _incidents(["2025-01-01", "2024-10-03"], ["parking", "parking"])
+    inc["service_minutes"] = [20.0, 20.0]
+    w = hotspots.incident_weights(inc, at=pd.Timestamp("2025-01-01"), half_life_days=90)
+    assert w == pytest.approx([20.0, 10.0])  # 90 days older: half the weight
+    flat = hotspots.incident_weights(
+        inc, at=pd.Timestamp("2025-01-01"), half_life_days=None, by=None
+    )
+    assert flat.tolist() == [1.0, 1.0]
+
+
+def test_street_units(helsinki_net: network.StreetNetwork) -> None:
+    st = hotspots.street_units(helsinki_net.walk, unit_length=100)
+    assert (st.lengths <= 100 + 1e-6).all()
+    total = sum(
+        d["geometry"].length
+        for *_, d in helsinki_net.walk.edges(data=True)
+        if not d.get("reversed")
+        and (d["highway"][0] if isinstance(d["highway"], list) else d["highway"])
+        in network.STREET_CLASSES
+    )
+    assert st.lengths.sum() == pytest.approx(total, rel=1e-9)
+    finer = hotspots.street_units(helsinki_net.walk, unit_length=50)
+    assert len(finer.units) > len(st.units)
+    with pytest.raises(ValueError, match="positive"):
+        hotspots.street_units(helsinki_net.walk, unit_length=0)
+
+
+def test_network_kernel_and_scores(helsinki_net: network.StreetNetwork) -> None:
+    st = hotspots.street_units(helsinki_net.walk, unit_length=100)
+    k = st.kernel(150.0)
+    assert np.allclose(k.diagonal(), 1.0)
+    assert abs(k - k.T).max() < 1e-9  # symmetric: network distance is
+    assert k.data.min() >= 0
+    # incidents on the middle of one unit: naive counts per metre land there only
+    target = 7
+    mid = st.units.geometry.iloc[target].interpolate(0.5, normalized=True)
+    inc = _incidents(["2025-01-01"] * 4, ["parking"] * 4)
+    inc = inc.set_geometry([mid] * 4)
+    naive = hotspots.segment_scores(inc, st, method="naive", at=pd.Timestamp("2025-01-02"))
+    assert np.flatnonzero(naive).tolist() == [target]
+    assert naive[target] == pytest.approx(4 / st.lengths[target])
+    smooth = hotspots.segment_scores(
+        inc,
+        st,
+        method="segment",
+        at=pd.Timestamp("2025-01-02"),
+        params=hotspots.MethodParams(bandwidth=150, half_life_days=None, weight_by=None),
+    )
+    assert smooth.argmax() == target
+    assert (smooth > 0).sum() > 1  # risk spreads to the neighbouring units
+    assert np.array_equal(smooth > 0, np.asarray(k[:, target].todense()).ravel() > 0)
+
+
+def test_backtest_reports_every_method(helsinki_net: network.StreetNetwork) -> None:
+    from cso_geo import geocode as gc  # noqa: PLC0415
+
+    cad = pd.read_csv("data/helsinki_cad_2025.csv", keep_default_na=False)
+    cad = cad[cad["received_at"] >= "2025-08-01"]
+    index = gc.GeocodeIndex.from_network(helsinki_net)
+    geo = gc.geocode(cad.reset_index(drop=True), index)
+    inc = hotspots.select_incidents(geo)
+    st = hotspots.street_units(helsinki_net.walk)
+    report = hotspots.backtest(inc, st, cut="2025-12-01", cuts=2, horizon_days=30, grid_origins=2)
+    assert report["cuts"] == ["2025-11-01", "2025-12-01"]
+    assert set(report["methods"]) == {"segment", "naive", "counts", "kde", "naive_grid"}
+    for name, r in report["methods"].items():
+        for key in ("pai@0.05", "hit@0.05", "pei@0.05", "rri"):
+            assert r[key] is not None
+            assert np.isfinite(r[key]), (name, key)
+        assert 0 <= r["hit@0.01"] <= r["hit@0.05"] <= r["hit@0.1"] <= 1
+        assert r["hit@0.05"] > 0
+        assert 0 < r["pei@0.05"] <= 1
+        assert r["basis"] == ("area" if name in hotspots.GRID_METHODS else "street_length")
+    # the concentration the generator planted shows: 5% of street length holds far
+    # more than 5% of next month's calls
+    assert report["methods"]["naive"]["pai@0.05"] > 5
+    with pytest.raises(ValueError, match="No cut date"):
+        hotspots.backtest(inc, st, cut="2030-01-01", cuts=1)
