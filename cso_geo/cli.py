@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from cso_geo import __version__, ingest, pipeline
+from cso_geo import __version__, hotspots, ingest, pipeline
 from cso_geo._errors import CsoGeoError
 from cso_geo.network import StreetNetwork
 
@@ -333,6 +333,186 @@ def _print_match_report(report: dict[str, Any]) -> None:
     if match["top_unmatched"]:
         top = ", ".join(f"{u['address']!r} ({u['count']})" for u in match["top_unmatched"][:5])
         out.print(f"top unmatched: {top}")
+
+
+UnitLength = Annotated[
+    float, typer.Option("--unit-length", help="Street unit length in metres.", min=5)
+]
+Bandwidth = Annotated[
+    float, typer.Option("--bandwidth", help="Network smoothing bandwidth in metres (0 = none).")
+]
+HalfLife = Annotated[
+    float, typer.Option("--half-life", help="Recency half-life in days (0 = no decay).")
+]
+
+
+def _params(bandwidth: float, half_life: float, cell_size: float) -> hotspots.MethodParams:
+    return hotspots.MethodParams(
+        bandwidth=bandwidth,
+        half_life_days=half_life or None,
+        kde_bandwidth=bandwidth if bandwidth > 0 else cell_size / 2,
+        cell_size=cell_size,
+    )
+
+
+@app.command("hotspots")
+def hotspots_cmd(
+    geocoded: Annotated[Path, typer.Argument(help="Geocoded incidents from `cso-geo geocode`.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Hotspots to write (.gpkg).")],
+    osm: OsmOpt = None,
+    network_dir: NetworkOpt = None,
+    method: Annotated[
+        str, typer.Option("--method", help="segment, naive, counts, kde or naive_grid.")
+    ] = "segment",
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="Keep this category (repeatable).")
+    ] = None,
+    shift: Annotated[
+        str | None, typer.Option("--shift", help="Time of day, HH:MM-HH:MM (may wrap midnight).")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD.")] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Day after the last, YYYY-MM-DD.")
+    ] = None,
+    coverage: Annotated[
+        float, typer.Option("--coverage", help="Share of street length (or area) to flag.")
+    ] = 0.05,
+    unit_length: UnitLength = 100.0,
+    bandwidth: Bandwidth = 150.0,
+    half_life: HalfLife = 90.0,
+    cell_size: Annotated[float, typer.Option("--cell-size", help="Grid cell in metres.")] = 150.0,
+    tuned: Annotated[
+        bool,
+        typer.Option(
+            "--tuned",
+            help="Choose unit length, bandwidth and half-life (or the naive baseline) by "
+            "backtest on the incidents' own history.",
+        ),
+    ] = False,
+) -> None:
+    """Find quality-of-life hotspots on street segments or a grid.
+
+    Each hotspot carries its rank, score, counts by category, top call types,
+    hour x weekday profile, peak hours, first/last seen and trend class.
+
+    Example: cso-geo hotspots calls.gpkg --osm helsinki --category noise
+    --shift 20:00-04:00 --out noise.gpkg
+    """
+    with _user_errors():
+        net = _step(
+            "Loading street network",
+            lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+        )
+        found, path = _step(
+            "Finding hotspots",
+            lambda: pipeline.hotspots_file(
+                geocoded,
+                out_file,
+                network=net,
+                method=method,
+                categories=category,
+                shift=shift,
+                start=start,
+                end=end,
+                unit_length=unit_length,
+                coverage=coverage,
+                params=_params(bandwidth, half_life, cell_size),
+                tuned=tuned,
+            ),
+        )
+    if "tuning" in found.attrs:
+        tuning = found.attrs["tuning"]
+        out.print(
+            f"tuned on history ({', '.join(tuning['cuts'])}): chose {tuning['chosen']} with "
+            f"PAI@{tuning['coverage']:.0%} {tuning['score']:.2f} vs naive "
+            f"{tuning['naive_score']:.2f}"
+            + ("" if tuning["beats_naive"] else " (nothing beat the naive baseline: using it)")
+        )
+    table = Table(title=f"Top hotspots ({found.attrs.get('method', method)})")
+    for col in ("rank", "count", "top call types", "peak hours", "trend", "where"):
+        table.add_column(col)
+    for row in found.head(10).itertuples():
+        where = getattr(row, "name", "") or f"cell {row.unit_id}"
+        table.add_row(
+            str(row.rank),
+            f"{row.count:,}",
+            row.top_call_types,
+            row.peak_hours,
+            row.trend,
+            str(where),
+        )
+    out.print(table)
+    out.print(f"{len(found):,} hotspots written to {path}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    geocoded: Annotated[Path, typer.Argument(help="Geocoded incidents from `cso-geo geocode`.")],
+    cut: Annotated[str, typer.Option("--cut", help="Last cut date, YYYY-MM-DD.")],
+    osm: OsmOpt = None,
+    network_dir: NetworkOpt = None,
+    cuts: Annotated[int, typer.Option("--cuts", help="How many cut dates.", min=1)] = 3,
+    horizon: Annotated[str, typer.Option("--horizon", help="Test period, e.g. 30D.")] = "30D",
+    coverage: Annotated[
+        str, typer.Option("--coverage", help="Coverage levels, comma-separated.")
+    ] = "0.01,0.05,0.10",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the full report as JSON.")
+    ] = None,
+    unit_length: UnitLength = 100.0,
+    bandwidth: Bandwidth = 150.0,
+    half_life: HalfLife = 90.0,
+    cell_size: Annotated[float, typer.Option("--cell-size", help="Grid cell in metres.")] = 150.0,
+) -> None:
+    """Backtest the hotspot methods against the naive baseline (PAI, PEI, RRI).
+
+    Example: cso-geo evaluate calls.gpkg --osm helsinki --cut 2025-12-01
+    --cuts 3 --horizon 30D --json eval.json
+    """
+    with _user_errors():
+        levels = _parse_floats(coverage, "--coverage")
+        net = _step(
+            "Loading street network",
+            lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+        )
+        report = _step(
+            "Backtesting",
+            lambda: pipeline.evaluate_file(
+                geocoded,
+                network=net,
+                cut=cut,
+                cuts=cuts,
+                horizon=horizon,
+                coverages=levels,
+                unit_length=unit_length,
+                params=_params(bandwidth, half_life, cell_size),
+                json_out=json_out,
+            ),
+        )
+    _print_backtest(report)
+    if json_out is not None:
+        out.print(f"report written to {json_out}")
+
+
+def _print_backtest(report: dict[str, Any]) -> None:
+    key = 0.05 if 0.05 in report["coverages"] else report["coverages"][0]
+    table = Table(
+        title=f"Backtest, cuts {', '.join(report['cuts'])}, "
+        f"{report['horizon_days']}-day horizon, {key:.0%} coverage"
+    )
+    for col in ("method", "basis", "hit", "PAI", "PEI", "RRI"):
+        table.add_column(col, justify="left" if col in {"method", "basis"} else "right")
+    for name, r in report["methods"].items():
+        rri = r.get("rri")
+        table.add_row(
+            name,
+            r["basis"],
+            f"{r[f'hit@{key:g}']:.3f}",
+            f"{r[f'pai@{key:g}']:.2f}",
+            f"{r[f'pei@{key:g}']:.2f}",
+            "-" if rri is None else f"{rri:.2f}",
+        )
+    out.print(table)
 
 
 @app.command()

@@ -10,10 +10,11 @@ emerging-hot-spot analysis; see the project's domain notes).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,13 +39,16 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "GRID_METHODS",
+    "HOTSPOT_COLUMNS",
     "SEGMENT_METHODS",
     "TREND_CLASSES",
+    "TUNING_GRID",
     "GridUnits",
     "MethodParams",
     "StreetUnits",
     "Trend",
     "backtest",
+    "find_hotspots",
     "grid_scores",
     "grid_units",
     "incident_weights",
@@ -53,6 +57,7 @@ __all__ = [
     "select_incidents",
     "street_units",
     "trend_class",
+    "tune",
 ]
 
 #: Every trend class, from most to least urgent for a supervisor.
@@ -523,6 +528,7 @@ def backtest(
     params: MethodParams = MethodParams(),
     grid_origins: int = 4,
     seed: int = 0,
+    tuning_units: Mapping[float, StreetUnits] | None = None,
 ) -> dict[str, Any]:
     """Rolling-origin evaluation of hotspot methods against the naive baseline.
 
@@ -534,15 +540,22 @@ def backtest(
     averaged over `grid_origins` seeded grid origins), and RRI of the flagged
     units. Figures are averaged over cuts.
 
+    The method ``tuned`` runs `tune` at every cut on the incidents before it
+    only (nested: the test period is never seen) and scores the winner; it
+    needs `tuning_units`, street units for every unit length tuning tries.
+
     Returns
     -------
     report
         ``{"methods": {name: {"pai@0.05": ..., "hit@0.05": ..., "pei@0.05":
         ..., "rri": ..., "basis": "street_length" | "area"}}, "cuts": [...], ...}``
     """
-    unknown = [m for m in methods if m not in SEGMENT_METHODS + GRID_METHODS]
+    unknown = [m for m in methods if m not in (*SEGMENT_METHODS, *GRID_METHODS, "tuned")]
     if unknown:
-        msg = f"Unknown methods {unknown}; use any of {SEGMENT_METHODS + GRID_METHODS}."
+        msg = f"Unknown methods {unknown}; use any of {(*SEGMENT_METHODS, *GRID_METHODS, 'tuned')}."
+        raise ValueError(msg)
+    if "tuned" in methods and not tuning_units:
+        msg = "backtest: the 'tuned' method needs tuning_units (street units by unit length)."
         raise ValueError(msg)
     last = pd.Timestamp(cut)
     cut_dates = [last - pd.Timedelta(days=horizon_days * i) for i in range(cuts)][::-1]
@@ -553,6 +566,7 @@ def backtest(
     grids = [grid_units(streets, cell_size=params.cell_size, offset=o) for o in offsets]
     t = pd.to_datetime(incidents["received_at"])
     runs: dict[str, list[dict[str, float | None]]] = {m: [] for m in methods}
+    choices: list[dict[str, Any]] = []
     used_cuts = []
     for c in cut_dates:
         train = incidents.loc[((t >= c - pd.Timedelta(days=train_days)) & (t < c)).to_numpy()]
@@ -574,7 +588,39 @@ def backtest(
         prior = incidents.loc[((t >= c - pd.Timedelta(days=horizon_days)) & (t < c)).to_numpy()]
         for m in methods:
             fit_on = prior if m in {"naive", "naive_grid"} else train
-            if m in SEGMENT_METHODS:
+            if m == "tuned":
+                assert tuning_units is not None
+                history = incidents.loc[(t < c).to_numpy()]
+                choice = tune(
+                    history,
+                    tuning_units,
+                    cut=c - pd.Timedelta(days=horizon_days),
+                    horizon_days=horizon_days,
+                    train_days=train_days,
+                    coverage=0.05 if 0.05 in coverages else coverages[0],
+                )["chosen"]
+                st = tuning_units[float(choice["unit_length"])]
+                if choice["method"] == "naive":
+                    scores = segment_scores(prior, st, method="naive", at=c)
+                else:
+                    p = MethodParams(
+                        bandwidth=float(choice["bandwidth"] or 0.0),
+                        half_life_days=choice["half_life_days"],
+                    )
+                    scores = segment_scores(train, st, at=c, params=p)
+                a_tr, a_te = st.assign(train.geometry), st.assign(test.geometry)
+                k = len(st.units)
+                runs[m].append(
+                    _metrics(
+                        scores,
+                        st.lengths,
+                        np.bincount(a_tr[a_tr >= 0], minlength=k),
+                        np.bincount(a_te[a_te >= 0], minlength=k),
+                        coverages,
+                    )
+                )
+                choices.append({"cut": str(c.date()), **choice})
+            elif m in SEGMENT_METHODS:
                 scores = segment_scores(fit_on, streets, method=m, at=c, params=params)
                 runs[m].append(_metrics(scores, streets.lengths, tr_counts, te_counts, coverages))
             else:
@@ -610,8 +656,10 @@ def backtest(
     }
     for m in methods:
         summary = _mean(runs[m])
-        summary["basis"] = "street_length" if m in SEGMENT_METHODS else "area"  # type: ignore[assignment]
+        summary["basis"] = "area" if m in GRID_METHODS else "street_length"  # type: ignore[assignment]
         out["methods"][m] = summary
+    if choices:
+        out["tuned_choices"] = choices
     return out
 
 
@@ -642,3 +690,277 @@ def _mean(rows: Sequence[dict[str, float | None]]) -> dict[str, float | None]:
         vals = [float(v) for r in rows if (v := r.get(k)) is not None]
         out[k] = round(float(np.mean(vals)), 5) if vals else None
     return out
+
+
+# --------------------------------------------------------------------------- #
+# the hotspot table
+# --------------------------------------------------------------------------- #
+#: Columns every hotspot table has, whatever the method (``count_<category>``
+#: columns follow for the categories present).
+HOTSPOT_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "score",
+    "method",
+    "unit_id",
+    "size",
+    "count",
+    "top_call_types",
+    "peak_hours",
+    "profile",
+    "first_seen",
+    "last_seen",
+    "trend",
+    "trend_tau",
+    "trend_p",
+)
+
+
+def find_hotspots(
+    incidents: gpd.GeoDataFrame,
+    streets: StreetUnits,
+    *,
+    method: str = "segment",
+    params: MethodParams = MethodParams(),
+    coverage: float = 0.05,
+    at: str | pd.Timestamp | None = None,
+    trend_months: int = 12,
+    min_count: int = 1,
+) -> gpd.GeoDataFrame:
+    """Rank units with a method and describe the hottest ones.
+
+    Parameters
+    ----------
+    incidents
+        Selected, geocoded incidents (see `select_incidents`).
+    streets
+        Street units of the area (grid methods build their grid over them).
+    method
+        ``segment``, ``naive``/``counts`` (street units) or ``kde``/``naive_grid`` (grid).
+    coverage
+        Flag the top units covering this share of street length (street
+        methods) or of the area with streets (grid methods).
+    at
+        Scoring date for recency weights; by default the day after the last incident.
+    trend_months
+        Months of counts behind each hotspot's trend class.
+    min_count
+        Units flagged by their neighbours' risk but holding fewer incidents
+        than this are left out of the table (a CSO cannot act on them).
+
+    Returns
+    -------
+    hotspots
+        One row per hotspot, hottest first: `HOTSPOT_COLUMNS`, ``count_<category>``
+        and the unit geometry (street piece or grid cell). ``size`` is metres
+        of street or m² of area. Empty (with these columns) when no unit scores.
+    """
+    if incidents.empty:
+        msg = (
+            "No incidents match the selection (category, shift or dates): there is nothing "
+            "to find hotspots in. Widen the filters."
+        )
+        raise ValueError(msg)
+    t = pd.to_datetime(incidents["received_at"])
+    when = pd.Timestamp(at) if at is not None else t.max().normalize() + pd.Timedelta(days=1)
+    if method in SEGMENT_METHODS:
+        scores = segment_scores(incidents, streets, method=method, at=when, params=params)
+        unit_of = streets.assign(incidents.geometry)
+        sizes = streets.lengths
+        frame = streets.units[["unit_id", "u", "v", "key", "name", "geometry"]].copy()
+    elif method in GRID_METHODS:
+        grid = grid_units(streets, cell_size=params.cell_size)
+        scores = grid_scores(incidents, grid, method=method, at=when, params=params)
+        unit_of = grid.assign(incidents.geometry)
+        sizes = grid.sizes
+        frame = grid.cells()[["unit_id", "geometry"]]
+    else:
+        msg = f"Unknown method {method!r}; use one of {SEGMENT_METHODS + GRID_METHODS}."
+        raise ValueError(msg)
+    flagged = np.flatnonzero(evaluate.select_coverage(scores, sizes, coverage))
+    order = flagged[np.lexsort((flagged, -scores[flagged]))]
+    out = frame.iloc[order].reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(order) + 1))
+    out.insert(1, "score", np.round(scores[order], 6))
+    out.insert(2, "method", method)
+    out["size"] = np.round(sizes[order], 1)
+    months = pd.period_range(
+        end=(when - pd.Timedelta(days=1)).to_period("M"), periods=trend_months, freq="M"
+    )
+    cats = sorted(incidents["category"].dropna().unique()) if "category" in incidents else []
+    described = [
+        _describe(incidents.loc[unit_of == u], t[unit_of == u], months, cats) for u in order
+    ]
+    stats_frame = pd.DataFrame(described, index=out.index)
+    out = pd.concat([out, stats_frame], axis=1)
+    out = out.loc[out["count"] >= min_count].reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=streets.units.crs)
+    out.attrs["method"] = method
+    out.attrs["params"] = asdict(params)
+    out.attrs["coverage"] = coverage
+    log.info("%s hotspots: %d units flagged at %.0f%% coverage", method, len(out), coverage * 100)
+    return out
+
+
+def _describe(
+    rows: pd.DataFrame, times: pd.Series, months: pd.PeriodIndex, categories: Sequence[str]
+) -> dict[str, Any]:
+    """Counts, call types, hour x weekday profile, first/last seen and trend of one unit."""
+    out: dict[str, Any] = {"count": len(rows)}
+    for c in categories:
+        out[f"count_{c}"] = int((rows["category"] == c).sum())
+    if "call_type_code" in rows and len(rows):
+        top = rows["call_type_code"].value_counts().head(3)
+        out["top_call_types"] = ";".join(f"{k}:{v}" for k, v in top.items())
+    else:
+        out["top_call_types"] = ""
+    profile = np.zeros((7, 24), dtype=int)
+    if len(rows):
+        np.add.at(profile, (times.dt.day_of_week.to_numpy(), times.dt.hour.to_numpy()), 1)
+    by_hour = profile.sum(axis=0)
+    # the busiest 3-hour window of the day, wrapping past midnight
+    window = np.array([by_hour[[h, (h + 1) % 24, (h + 2) % 24]].sum() for h in range(24)])
+    start = int(window.argmax())
+    out["peak_hours"] = f"{start:02d}:00-{(start + 3) % 24:02d}:00" if len(rows) else ""
+    out["profile"] = json.dumps(profile.tolist(), separators=(",", ":"))
+    out["first_seen"] = times.min() if len(rows) else pd.NaT
+    out["last_seen"] = times.max() if len(rows) else pd.NaT
+    monthly = times.dt.to_period("M").value_counts().reindex(months, fill_value=0)
+    trend = trend_class(monthly.to_numpy()) if len(months) >= 3 else Trend("none", 0.0, 1.0, 0.0)
+    out["trend"] = trend.label
+    out["trend_tau"] = round(trend.tau, 4)
+    out["trend_p"] = round(trend.p_value, 4)
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# letting the agency's own history choose
+# --------------------------------------------------------------------------- #
+#: Settings `tune` tries for the segment method.
+TUNING_GRID: dict[str, tuple[float | None, ...]] = {
+    "unit_length": (50.0, 100.0),
+    "bandwidth": (0.0, 50.0, 150.0),
+    "half_life_days": (None, 90.0, 180.0),
+}
+
+
+def tune(
+    incidents: gpd.GeoDataFrame,
+    units: Mapping[float, StreetUnits],
+    *,
+    cut: str | pd.Timestamp,
+    cuts: int = 3,
+    horizon_days: int = 30,
+    train_days: int = 365,
+    coverage: float = 0.05,
+    grid: Mapping[str, Sequence[float | None]] | None = None,
+) -> dict[str, Any]:
+    """Choose the segment method's settings by rolling-origin backtest on history.
+
+    Every combination in `grid` (unit length, bandwidth, recency half-life) and
+    the naive baseline are scored by mean PAI at `coverage` over `cuts` cut
+    dates ending at `cut`, using only incidents before ``cut + horizon``; pass a
+    `cut` one horizon before the period you will predict so it is never seen.
+    When no setting beats the naive baseline, the baseline is chosen, and the
+    result says so.
+
+    Parameters
+    ----------
+    units
+        Street units keyed by unit length (every length in the grid).
+
+    Returns
+    -------
+    tuning
+        ``chosen`` (``method`` and settings), ``score`` (its mean PAI),
+        ``naive_score``, ``beats_naive`` and every ``candidates`` row.
+    """
+    space = dict(grid or TUNING_GRID)
+    missing = [u for u in space["unit_length"] if u not in units]
+    if missing:
+        msg = f"tune: no street units of length {missing}; build them with street_units()."
+        raise ValueError(msg)
+    last = pd.Timestamp(cut)
+    cut_dates = [last - pd.Timedelta(days=horizon_days * i) for i in range(cuts)][::-1]
+    t = pd.to_datetime(incidents["received_at"])
+    candidates: list[dict[str, Any]] = []
+    for ul in space["unit_length"]:
+        st = units[float(ul)]  # type: ignore[arg-type]
+        assigned = st.assign(incidents.geometry)
+        n = len(st.units)
+        folds = []
+        for c in cut_dates:
+            tr = ((t >= c - pd.Timedelta(days=train_days)) & (t < c)).to_numpy()
+            pr = ((t >= c - pd.Timedelta(days=horizon_days)) & (t < c)).to_numpy()
+            te = ((t >= c) & (t < c + pd.Timedelta(days=horizon_days))).to_numpy()
+            if tr.any() and te.any():
+                test_counts = np.bincount(assigned[te & (assigned >= 0)], minlength=n)
+                folds.append((c, tr, pr, test_counts))
+        if not folds:
+            continue
+        naive = [
+            evaluate.pai(
+                tc,
+                st.lengths,
+                evaluate.select_coverage(
+                    np.bincount(assigned[pr & (assigned >= 0)], minlength=n) / st.lengths,
+                    st.lengths,
+                    coverage,
+                ),
+            )
+            for _, _, pr, tc in folds
+        ]
+        candidates.append(
+            {
+                "method": "naive",
+                "unit_length": ul,
+                "bandwidth": None,
+                "half_life_days": None,
+                "pai": float(np.mean(naive)),
+            }
+        )
+        for bw in space["bandwidth"]:
+            for hl in space["half_life_days"]:
+                params = MethodParams(bandwidth=float(bw or 0.0), half_life_days=hl)
+                pais = []
+                for c, tr, _, tc in folds:
+                    scores = segment_scores(incidents.loc[tr], st, at=c, params=params)
+                    flagged = evaluate.select_coverage(scores, st.lengths, coverage)
+                    pais.append(evaluate.pai(tc, st.lengths, flagged))
+                candidates.append(
+                    {
+                        "method": "segment",
+                        "unit_length": ul,
+                        "bandwidth": bw,
+                        "half_life_days": hl,
+                        "pai": float(np.mean(pais)),
+                    }
+                )
+    if not candidates:
+        msg = (
+            "tune: no cut date has both history and a test period; give more months of "
+            "incidents or fewer cuts."
+        )
+        raise ValueError(msg)
+    # deterministic choice: best PAI, then the simpler (naive, shorter bandwidth) on ties
+    ranked = sorted(
+        candidates,
+        key=lambda r: (
+            -round(r["pai"], 9),
+            r["method"] != "naive",
+            r["bandwidth"] or 0.0,
+            r["half_life_days"] or 0.0,
+            r["unit_length"],
+        ),
+    )
+    best_naive = max(r["pai"] for r in candidates if r["method"] == "naive")
+    chosen = ranked[0]
+    return {
+        "chosen": {k: chosen[k] for k in ("method", "unit_length", "bandwidth", "half_life_days")},
+        "score": round(chosen["pai"], 5),
+        "naive_score": round(best_naive, 5),
+        "beats_naive": chosen["method"] != "naive" and chosen["pai"] > best_naive,
+        "coverage": coverage,
+        "cuts": [str(c.date()) for c in cut_dates],
+        "candidates": candidates,
+    }

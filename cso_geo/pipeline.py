@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from cso_geo import geocode as geocode_mod
+from cso_geo import hotspots as hs
 from cso_geo import ingest, maps
+from cso_geo._errors import InputFileError, InputFileNotFoundError
+from cso_geo._io import atomic_path as atomic_path_any
 from cso_geo._io import atomic_write_text
 from cso_geo.datasets import synthetic
 from cso_geo.network import (
@@ -32,11 +36,15 @@ from cso_geo.network import (
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "evaluate_file",
     "geocode_file",
+    "hotspots_file",
     "ingest_file",
     "load_network",
     "make_sample",
     "output_paths",
+    "parse_horizon",
+    "read_geocoded",
     "run_demo",
     "save_network",
 ]
@@ -48,6 +56,7 @@ DEMO_CITY = "helsinki"
 DEMO_MONTHS = 12
 DEMO_SEED = 1
 DEMO_START = "2025-01-01"
+DEMO_CUT = "2025-12-01"
 
 
 def load_network(
@@ -167,6 +176,179 @@ def geocode_file(
     return geocoded, report, paths
 
 
+def read_geocoded(path: str | Path) -> gpd.GeoDataFrame:
+    """Read incidents written by `geocode_file` (or any points with ``received_at``)."""
+    p = Path(path)
+    if not p.exists():
+        msg = f"Geocoded incidents {str(p)!r} do not exist; make them with `cso-geo geocode`."
+        raise InputFileNotFoundError(msg)
+    try:
+        gdf = gpd.read_file(p)
+    except Exception as exc:  # GDAL raises several types for unreadable files
+        msg = f"Cannot read geocoded incidents {str(p)!r}: {exc}"
+        raise InputFileError(msg) from exc
+    if "received_at" not in gdf.columns or gdf.crs is None:
+        msg = (
+            f"{str(p)!r} is not a geocoded incident file (it needs a received_at column and a "
+            "CRS); make it with `cso-geo geocode`."
+        )
+        raise InputFileError(msg)
+    return gdf
+
+
+def parse_horizon(text: str | int) -> int:
+    """``"30D"``, ``"30d"`` or ``30`` -> 30 days."""
+    raw = str(text).strip().upper().removesuffix("D")
+    if not raw.isdigit() or int(raw) < 1:
+        msg = f"A horizon is a number of days such as 30D, not {text!r}."
+        raise ValueError(msg)
+    return int(raw)
+
+
+def tuning_units(
+    network: StreetNetwork, known: hs.StreetUnits | None = None
+) -> dict[float, hs.StreetUnits]:
+    """Street units for every unit length `cso_geo.hotspots.tune` tries."""
+    out: dict[float, hs.StreetUnits] = {}
+    for ul in hs.TUNING_GRID["unit_length"]:
+        assert ul is not None
+        out[float(ul)] = (
+            known
+            if known is not None and known.unit_length == ul
+            else hs.street_units(network.walk, unit_length=float(ul))
+        )
+    return out
+
+
+def hotspots_file(
+    geocoded: str | Path,
+    out: str | Path,
+    *,
+    network: StreetNetwork,
+    method: str = "segment",
+    categories: Sequence[str] | None = None,
+    shift: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    unit_length: float = 100.0,
+    coverage: float = 0.05,
+    params: hs.MethodParams | None = None,
+    tuned: bool = False,
+) -> tuple[gpd.GeoDataFrame, Path]:
+    """Find hotspots in geocoded incidents and write them (GeoPackage) atomically.
+
+    With `tuned`, the segment method's settings (or the naive baseline, when
+    nothing beats it) are chosen by `cso_geo.hotspots.tune` on the incidents'
+    own history, and the choice and its backtest score go into the metadata.
+    """
+    incidents = hs.select_incidents(
+        read_geocoded(geocoded), categories=categories, start=start, end=end, shift=shift
+    )
+    found = find_tuned_or_plain(
+        incidents,
+        network,
+        method=method,
+        unit_length=unit_length,
+        coverage=coverage,
+        params=params,
+        tuned=tuned,
+    )
+    target = Path(out)
+    with atomic_path_any(target) as tmp:
+        found.to_file(tmp, driver="GPKG", layer="hotspots")
+    meta = {
+        **found.attrs,
+        "incidents": len(incidents),
+        "filters": {
+            "categories": list(categories or []),
+            "shift": shift,
+            "start": start,
+            "end": end,
+        },
+    }
+    atomic_write_text(target.with_suffix(".meta.json"), json.dumps(meta, indent=2, default=str))
+    return found, target
+
+
+def find_tuned_or_plain(
+    incidents: gpd.GeoDataFrame,
+    network: StreetNetwork,
+    *,
+    method: str = "segment",
+    unit_length: float = 100.0,
+    coverage: float = 0.05,
+    params: hs.MethodParams | None = None,
+    tuned: bool = False,
+    horizon_days: int = 30,
+) -> gpd.GeoDataFrame:
+    """`cso_geo.hotspots.find_hotspots`, after tuning on history when asked."""
+    if not tuned:
+        streets = hs.street_units(network.walk, unit_length=unit_length)
+        return hs.find_hotspots(
+            incidents,
+            streets,
+            method=method,
+            params=params or hs.MethodParams(),
+            coverage=coverage,
+        )
+    if incidents.empty:
+        msg = "No incidents match the selection: there is nothing to tune or rank."
+        raise ValueError(msg)
+    units = tuning_units(network)
+    last = pd.to_datetime(incidents["received_at"]).max().normalize() + pd.Timedelta(days=1)
+    tuning = hs.tune(
+        incidents,
+        units,
+        cut=last - pd.Timedelta(days=horizon_days),
+        horizon_days=horizon_days,
+        coverage=coverage,
+    )
+    choice = tuning["chosen"]
+    chosen_params = hs.MethodParams(
+        bandwidth=float(choice["bandwidth"] or 0.0), half_life_days=choice["half_life_days"]
+    )
+    found = hs.find_hotspots(
+        incidents,
+        units[float(choice["unit_length"])],
+        method=choice["method"],
+        params=chosen_params,
+        coverage=coverage,
+    )
+    found.attrs["tuning"] = {k: v for k, v in tuning.items() if k != "candidates"}
+    return found
+
+
+def evaluate_file(
+    geocoded: str | Path,
+    *,
+    network: StreetNetwork,
+    cut: str,
+    cuts: int = 3,
+    horizon: str | int = "30D",
+    coverages: Sequence[float] = (0.01, 0.05, 0.10),
+    unit_length: float = 100.0,
+    params: hs.MethodParams | None = None,
+    json_out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Backtest every hotspot method on geocoded incidents; optionally write the JSON."""
+    incidents = hs.select_incidents(read_geocoded(geocoded))
+    streets = hs.street_units(network.walk, unit_length=unit_length)
+    report = hs.backtest(
+        incidents,
+        streets,
+        cut=cut,
+        cuts=cuts,
+        horizon_days=parse_horizon(horizon),
+        coverages=coverages,
+        params=params or hs.MethodParams(),
+        methods=(*hs.SEGMENT_METHODS, *hs.GRID_METHODS, "tuned"),
+        tuning_units=tuning_units(network, streets),
+    )
+    if json_out is not None:
+        atomic_write_text(json_out, json.dumps(report, indent=2))
+    return report
+
+
 def run_demo(
     *,
     out_dir: str | Path = "out",
@@ -176,7 +358,8 @@ def run_demo(
     """Run the whole pipeline on the bundled sample city.
 
     Today: street networks -> sample CAD export -> ingest and geocoding (with
-    its match report) -> overview map. Later stages add themselves here.
+    its match report) -> hotspots and their backtest -> overview map. Later
+    stages add themselves here.
 
     Returns
     -------
@@ -232,6 +415,38 @@ def run_demo(
             "hit_rate": f"{match['hit_rate']:.1%}",
             "hit_rate_locatable": f"{match['hit_rate_locatable']:.1%}",
             **match["by_match_type"],
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+    )
+
+    t0 = time.perf_counter()
+    incidents = hs.select_incidents(geocoded)
+    streets = hs.street_units(net.walk)
+    backtest = hs.backtest(
+        incidents,
+        streets,
+        cut=DEMO_CUT,
+        cuts=3,
+        horizon_days=30,
+        methods=(*hs.SEGMENT_METHODS, *hs.GRID_METHODS, "tuned"),
+        tuning_units=tuning_units(net, streets),
+    )
+    outputs["backtest"] = atomic_write_text(
+        out_dir / "backtest.json", json.dumps(backtest, indent=2)
+    )
+    found = find_tuned_or_plain(incidents, net, tuned=True)
+    outputs["hotspots"] = out_dir / "hotspots.gpkg"
+    with atomic_path_any(outputs["hotspots"]) as tmp:
+        found.to_file(tmp, driver="GPKG", layer="hotspots")
+    say(
+        "hotspots",
+        {
+            "hotspots": len(found),
+            "chosen": found.attrs["tuning"]["chosen"]["method"],
+            **{
+                f"{m} PAI@5%": round(float(r["pai@0.05"]), 2)
+                for m, r in backtest["methods"].items()
+            },
             "seconds": round(time.perf_counter() - t0, 2),
         },
     )

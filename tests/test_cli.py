@@ -15,7 +15,9 @@ from cso_geo.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", ["network", "sample", "ingest", "geocode", "demo"])
+@pytest.mark.parametrize(
+    "command", ["network", "sample", "ingest", "geocode", "hotspots", "evaluate", "demo"]
+)
 def test_help_has_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
@@ -209,3 +211,100 @@ def test_geocode_command_snaps_given_coordinates(tmp_path: Path) -> None:
     assert gdf.loc[1, "flags"] == "far_from_street"
     quarantine = pd.read_csv(tmp_path / "points.quarantine.csv")
     assert list(quarantine["reason"]) == ["invalid_coordinates"]
+
+
+@pytest.fixture(scope="module")
+def geocoded_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("geo") / "calls.gpkg"
+    repo = Path(__file__).resolve().parents[1]
+    result = runner.invoke(
+        app,
+        [
+            "geocode",
+            str(repo / "data" / "helsinki_cad_2025.csv"),
+            "--osm",
+            "helsinki",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_evaluate_command(geocoded_sample: Path, tmp_path: Path) -> None:
+    report_path = tmp_path / "eval.json"
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(geocoded_sample),
+            "--osm",
+            "helsinki",
+            "--cut",
+            "2025-12-01",
+            "--cuts",
+            "2",
+            "--horizon",
+            "30D",
+            "--coverage",
+            "0.01,0.05,0.10",
+            "--json",
+            str(report_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    assert report["cuts"] == ["2025-11-01", "2025-12-01"]
+    for name in ("segment", "naive", "kde", "naive_grid"):
+        for key in ("pai@0.05", "hit@0.05", "pei@0.05", "rri"):
+            assert isinstance(report["methods"][name][key], float)
+    assert "naive" in result.stdout
+
+
+def test_hotspots_command(geocoded_sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "noise.gpkg"
+    result = runner.invoke(
+        app,
+        [
+            "hotspots",
+            str(geocoded_sample),
+            "--osm",
+            "helsinki",
+            "--category",
+            "noise",
+            "--shift",
+            "20:00-04:00",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    import geopandas as gpd  # noqa: PLC0415
+
+    found = gpd.read_file(out)
+    assert len(found) > 0
+    assert list(found["rank"]) == list(range(1, len(found) + 1))
+    assert (found["count_noise"] == found["count"]).all()  # only noise was selected
+    assert found["top_call_types"].str.startswith("NOIS:").all()
+    meta = json.loads(out.with_suffix(".meta.json").read_text())
+    assert meta["filters"]["shift"] == "20:00-04:00"
+    # an empty selection is a clear error, not an empty file
+    result = runner.invoke(
+        app,
+        [
+            "hotspots",
+            str(geocoded_sample),
+            "--osm",
+            "helsinki",
+            "--category",
+            "noise",
+            "--start",
+            "2030-01-01",
+            "--out",
+            str(tmp_path / "none.gpkg"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "No incidents match the selection" in result.output
+    assert not (tmp_path / "none.gpkg").exists()

@@ -27,7 +27,13 @@ def demo_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         maps_dir=root / "maps",
         progress=lambda stage, detail: stages.append(stage),
     )
-    assert stages == ["street network", "sample incidents", "geocoding", "overview map"]
+    assert stages == [
+        "street network",
+        "sample incidents",
+        "geocoding",
+        "hotspots",
+        "overview map",
+    ]
     return outputs
 
 
@@ -41,6 +47,8 @@ def test_demo_writes_every_output(
         "geocoded incidents",
         "ingest quarantine",
         "match report",
+        "backtest",
+        "hotspots",
         "overview map",
     }
     for path in demo_outputs.values():
@@ -58,6 +66,18 @@ def test_demo_writes_every_output(
     assert (geocoded["match_type"] == "unmatched").sum() == report["match"]["by_match_type"][
         "unmatched"
     ]
+    backtest = json.loads(demo_outputs["backtest"].read_text())
+    assert backtest["cuts"] == ["2025-10-02", "2025-11-01", "2025-12-01"]
+    assert backtest["methods"]["naive"]["pai@0.05"] > 1
+    found = gpd.read_file(demo_outputs["hotspots"])
+    assert len(found) > 10
+    assert (
+        found["trend"]
+        .isin(
+            ["new", "intensifying", "persistent", "diminishing", "intermittent", "sporadic", "none"]
+        )
+        .all()
+    )
     page = demo_outputs["overview map"].read_text(encoding="utf-8")
     assert maps.remote_references(page) == []
     assert len(page) < 5_000_000
