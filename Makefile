@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench bench-network bench-geocode sample clean venv
+.PHONY: demo test lint typecheck pytest bench bench-network bench-geocode bench-hotspots sample clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +34,16 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks print their figures; they are never part of `make test`.
-bench: bench-network bench-geocode
+bench: bench-network bench-geocode bench-hotspots
 
 bench-network: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_network.py
 
 bench-geocode: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_geocode.py
+
+bench-hotspots: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_hotspots.py
 
 ## Regenerate the committed sample CAD export byte-identically.
 sample: $(STAMP)

@@ -48,3 +48,7 @@ class OutputFileError(CsoGeoError, ValueError):
 
 class ReconciliationError(CsoGeoError, RuntimeError):
     """Row counts do not reconcile (read != accepted + quarantined): a cso_geo bug."""
+
+
+class DownloadError(CsoGeoError, ConnectionError):
+    """An online source (Overpass, Nominatim) could not be reached."""

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import rich.markup
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -85,7 +86,8 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except (CsoGeoError, FileNotFoundError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # the message may quote input data: never read it as Rich markup
+        console.print(f"[bold red]error:[/] {rich.markup.escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -205,11 +207,18 @@ TypeCol = Annotated[str | None, typer.Option("--type-col", help="Call-type code 
 XCol = Annotated[str | None, typer.Option("--x-col", help="X / longitude column.")]
 YCol = Annotated[str | None, typer.Option("--y-col", help="Y / latitude column.")]
 CrsOpt = Annotated[str | None, typer.Option("--crs", help="CRS of --x-col/--y-col.")]
+DayFirstOpt = Annotated[
+    bool | None,
+    typer.Option("--dayfirst/--monthfirst", help="Order of numeric dates like 01/02/2025."),
+]
+DateFormatOpt = Annotated[
+    str | None, typer.Option("--date-format", help="strftime format of the dates.")
+]
 
 
-def _columns(**flags: str | None) -> ingest.ColumnMap | None:
+def _columns(**flags: str | bool | None) -> ingest.ColumnMap | None:
     """A column map from the CLI's column flags, or None when none was given."""
-    given = {k: v for k, v in flags.items() if v}
+    given = {k: v for k, v in flags.items() if v is not None and v != ""}
     return ingest.ColumnMap.from_dict(given, source="command-line flags") if given else None
 
 
@@ -227,6 +236,8 @@ def ingest_cmd(
     x_col: XCol = None,
     y_col: YCol = None,
     crs: CrsOpt = None,
+    dayfirst: DayFirstOpt = None,
+    date_format: DateFormatOpt = None,
 ) -> None:
     """Read a CAD export into the canonical table; rejected rows go to quarantine.
 
@@ -244,6 +255,8 @@ def ingest_cmd(
             x=x_col,
             y=y_col,
             crs=crs,
+            dayfirst=dayfirst,
+            format=date_format,
         )
         result, paths = _step(
             "Reading incidents",
@@ -273,6 +286,8 @@ def geocode_cmd(
     x_col: XCol = None,
     y_col: YCol = None,
     crs: CrsOpt = None,
+    dayfirst: DayFirstOpt = None,
+    date_format: DateFormatOpt = None,
     centerline: Annotated[
         Path | None,
         typer.Option("--centerline", help="Agency street centerlines with address ranges."),
@@ -294,6 +309,8 @@ def geocode_cmd(
             x=x_col,
             y=y_col,
             crs=crs,
+            dayfirst=dayfirst,
+            format=date_format,
         )
         net = _step(
             "Loading street network",

@@ -25,6 +25,7 @@ repetition real CAD data has.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections import Counter
@@ -294,6 +295,13 @@ class GeocodeIndex:
         self = cls()
         self.crs_ = network.crs
         segs = street_segments(network.walk, classes=None)
+        # streets the walk graph lost (e.g. cut off by separately mapped
+        # sidewalks) are still streets: take them from the drive graph
+        walk_names = {street_key(n).full for n in segs["name"]}
+        drive = street_segments(network.drive, classes=None)
+        extra = drive[[street_key(n).full not in walk_names for n in drive["name"]]]
+        if len(extra):
+            segs = pd.concat([segs, extra], ignore_index=True)
         self.segments_ = segs
         seg_keys: list[str] = []
         for i, name in enumerate(segs["name"]):
@@ -414,11 +422,23 @@ class GeocodeIndex:
             for n in members:
                 self._pairs(names[n], (G.nodes[n]["x"], G.nodes[n]["y"]))
             if len(members) > 1:
+                # streets meet through connectors where nodes bearing their names lie
+                # within a connector's length; a long chain of links is no junction
                 joined = set().union(*(names[n] for n in members))
-                xy = np.mean([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in members], axis=0)
-                for pair in _name_pairs(joined):
-                    if pair not in self.intersections_:
-                        self.intersections_[pair] = [(float(xy[0]), float(xy[1]))]
+                for a, b in _name_pairs(joined):
+                    if (a, b) in self.intersections_:
+                        continue
+                    pa = np.array(
+                        [(G.nodes[n]["x"], G.nodes[n]["y"]) for n in members if a in names[n]]
+                    )
+                    pb = np.array(
+                        [(G.nodes[n]["x"], G.nodes[n]["y"]) for n in members if b in names[n]]
+                    )
+                    d = np.hypot(pa[:, None, 0] - pb[None, :, 0], pa[:, None, 1] - pb[None, :, 1])
+                    i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+                    if d[i, j] <= _CONNECTOR_M:
+                        mid = (pa[i] + pb[j]) / 2.0
+                        self.intersections_[(a, b)] = [(float(mid[0]), float(mid[1]))]
 
     def _pairs(self, keys: set[str], xy: tuple[float, float]) -> None:
         for pair in _name_pairs(keys):
@@ -749,7 +769,12 @@ class GeocodeIndex:
             ``matched_cross_street``, ``flags`` (``;``-joined) and
             ``unmatched_reason``.
         """
-        raw = pa.array(list(addresses), type=pa.string()).fill_null("")
+        # addresses may arrive as NaN, None or numbers: all become text
+        texts = [
+            "" if a is None or (isinstance(a, float) and math.isnan(a)) else str(a)
+            for a in addresses
+        ]
+        raw = pa.array(texts, type=pa.string())
         # case and spacing never change a match: fold them for the whole column at once
         folded = pc.utf8_trim_whitespace(pc.utf8_upper(raw))
         codes, uniques = pd.factorize(pd.Series(folded.to_pylist(), dtype=object), sort=False)
@@ -878,7 +903,8 @@ def geocode(
     index
         The area's `GeocodeIndex`.
     network
-        Needed only to snap rows that come with coordinates.
+        Needed only to snap rows that come with coordinates: they are placed
+        at the nearest point of the nearest street (``snap_dist_m`` away).
     address_col
         Column holding the address strings.
     max_snap_m
@@ -912,8 +938,9 @@ def geocode(
         far = snapped["dist"].to_numpy() > max_snap_m
         result.loc[has_xy, "match_type"] = "coordinates"
         result.loc[has_xy, "match_score"] = np.where(far, 50.0, 100.0)
-        result.loc[has_xy, "x"] = x
-        result.loc[has_xy, "y"] = y
+        # the incident is placed on its street; the raw point stays in the src_ columns
+        result.loc[has_xy, "x"] = snapped["snap_x"].to_numpy()
+        result.loc[has_xy, "y"] = snapped["snap_y"].to_numpy()
         result.loc[has_xy, "flags"] = np.where(far, "far_from_street", "")
         result.loc[has_xy, "unmatched_reason"] = ""
         result.loc[has_xy, "snap_dist_m"] = snapped["dist"].round(1).to_numpy()

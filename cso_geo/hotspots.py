@@ -787,8 +787,14 @@ def find_hotspots(
         end=(when - pd.Timedelta(days=1)).to_period("M"), periods=trend_months, freq="M"
     )
     cats = sorted(incidents["category"].dropna().unique()) if "category" in incidents else []
+    # group the incidents by unit once, then describe each flagged unit's slice
+    by_unit = np.argsort(unit_of, kind="stable")
+    sorted_units = unit_of[by_unit]
+    lo = np.searchsorted(sorted_units, order, side="left")
+    hi = np.searchsorted(sorted_units, order, side="right")
     described = [
-        _describe(incidents.loc[unit_of == u], t[unit_of == u], months, cats) for u in order
+        _describe(incidents.iloc[by_unit[a:b]], t.iloc[by_unit[a:b]], months, cats)
+        for a, b in zip(lo, hi, strict=True)
     ]
     stats_frame = pd.DataFrame(described, index=out.index)
     out = pd.concat([out, stats_frame], axis=1)

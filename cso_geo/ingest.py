@@ -736,7 +736,17 @@ def read_incidents(
     if prof is not None:
         cmap = prof.columns.merged(columns) if columns is not None else prof.columns
     elif columns is not None:
-        cmap = columns
+        # the flags name some columns; the header still tells the others, except
+        # detected columns that hold nothing at all
+        detected = _auto_columns(header)
+        empty = {
+            f: None
+            for f, col in detected.mapped().items()
+            if getattr(columns, f) is None
+            and col in table.frame.columns
+            and not _text(table.frame[col]).ne("").any()
+        }
+        cmap = replace(detected, **empty).merged(columns)
     else:
         cmap = _auto_columns(header)
     cmap.validate(source=prof.source if prof else "columns")
@@ -1476,7 +1486,7 @@ def _text(values: pd.Series) -> pd.Series:
 def _parse_column_times(
     values: pd.Series, column: str, cmap: ColumnMap, checks: _Checks, *, required: bool = True
 ) -> pd.Series:
-    parsed, how = _parse_datetimes(values, fmt=cmap.format, dayfirst=bool(cmap.dayfirst))
+    parsed, how = _parse_datetimes(values, fmt=cmap.format, dayfirst=cmap.dayfirst, column=column)
     _flag_times(parsed, values, column, how, checks, required=required)
     out: pd.Series = parsed.astype("datetime64[ns]")
     return out
@@ -1510,13 +1520,21 @@ def _flag_times(
 
 
 def _parse_datetimes(
-    values: pd.Series, *, fmt: str | None, dayfirst: bool
+    values: pd.Series, *, fmt: str | None, dayfirst: bool | None, column: str = "date"
 ) -> tuple[pd.Series, str]:
     """Parse a column into datetime64[us] (NaT where unparseable or out of range).
 
     Returns the times and how they were read, for quarantine messages.
+
+    Raises
+    ------
+    InputFileError
+        When numeric dates could be day/month or month/day and nothing says which.
     """
     values = values.reset_index(drop=True)
+    if fmt is None and not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        dayfirst = _day_month_order(_text(values), dayfirst=dayfirst, column=column)
+    dayfirst = bool(dayfirst)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = _wall_time(values)
         how = "a date"
@@ -1528,8 +1546,14 @@ def _parse_datetimes(
         if fmt_used is not None and present.any():
             parsed = _strptime(text.where(present), fmt_used, dayfirst=dayfirst)
         if fmt is None:
-            # values the column's format does not fit: try them one by one
-            retry = present & parsed.isna() & text.str.contains(_DATE_LIKE, regex=True)
+            # values the column's format does not fit: try them one by one, but
+            # never numeric day/month ones, which could be read in the other order
+            retry = (
+                present
+                & parsed.isna()
+                & text.str.contains(_DATE_LIKE, regex=True)
+                & ~text.str.contains(_NUMERIC_DM, regex=True)
+            )
             if retry.any():
                 parsed[retry] = _strptime(text[retry], "mixed", dayfirst=dayfirst).to_numpy()
             how = f"a date (the column reads as {fmt_used!r})" if fmt_used else "a date"
@@ -1584,6 +1608,40 @@ def _one_time(
     return ts.to_pydatetime() if _MIN_TIME <= ts <= _MAX_TIME else None
 
 
+_NUMERIC_DM: Final = r"^\s*\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{2,4}\b"
+
+
+def _day_month_order(text: pd.Series, *, dayfirst: bool | None, column: str) -> bool | None:
+    """Tell day/month from month/day order of numeric dates from the values themselves.
+
+    A first part above 12 means day first, a second part above 12 month first.
+    When every value fits both orders, the column's own setting decides; with
+    none, guessing could swap day and month of every early-month date, so it
+    is an error.
+    """
+    distinct = pd.Series(text.unique())
+    parts = distinct.str.extract(r"^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*\d{2,4}\b")
+    parts = parts.dropna().astype(int)
+    if parts.empty:
+        return dayfirst
+    first_big = bool((parts[0] > 12).any())
+    second_big = bool((parts[1] > 12).any())
+    if first_big and not second_big:
+        return True if dayfirst is None else dayfirst
+    if second_big and not first_big:
+        return False if dayfirst is None else dayfirst
+    if dayfirst is None and not first_big and not second_big:
+        example = distinct.iloc[int(parts.index[0])]
+        msg = (
+            f"Column {column!r} holds dates such as {example!r} whose day and month order "
+            "cannot be told apart (no part is above 12). Say which: dayfirst = true or "
+            "false in the profile's [columns], or --dayfirst / --monthfirst, or give "
+            "--date-format."
+        )
+        raise InputFileError(msg)
+    return dayfirst
+
+
 def _guess_format(text: pd.Series, *, dayfirst: bool) -> str | None:
     """The format that parses most of the first distinct values."""
     sample = text.drop_duplicates().head(50)
@@ -1610,7 +1668,9 @@ def _guess_format(text: pd.Series, *, dayfirst: bool) -> str | None:
 def _parse_date_time(raw: pd.DataFrame, cmap: ColumnMap, checks: _Checks) -> pd.Series:
     """``received_at`` from a date column plus an optional time-of-day column."""
     assert cmap.date is not None  # the caller checked
-    day, how = _parse_datetimes(raw[cmap.date], fmt=cmap.format, dayfirst=bool(cmap.dayfirst))
+    day, how = _parse_datetimes(
+        raw[cmap.date], fmt=cmap.format, dayfirst=cmap.dayfirst, column=cmap.date
+    )
     _flag_times(day, raw[cmap.date], cmap.date, how, checks)
     day = day.dt.normalize()
     if cmap.time is None:

@@ -44,6 +44,7 @@ import osmium
 import osmnx as ox
 import pandas as pd
 import pyogrio
+import requests
 import scipy.sparse as sp
 import shapely
 from pyproj import Transformer
@@ -53,6 +54,7 @@ from cso_geo import __version__, settings
 from cso_geo._errors import (
     BoundingBoxError,
     CacheError,
+    DownloadError,
     EmptyNetworkError,
     InputFileError,
     InputFileNotFoundError,
@@ -868,6 +870,8 @@ def _class_speed(highway: Any) -> float:
 def _settings_fingerprint() -> dict[str, Any]:
     return {
         "cache_format": CACHE_FORMAT,
+        # a new release may build graphs differently: never reuse an older build
+        "cso_geo": __version__,
         "walk_speed_kph": settings.walk_speed_kph,
         "default_speeds_kph": dict(sorted(settings.default_speeds_kph.items())),
         "fallback_speed_kph": settings.fallback_speed_kph,
@@ -976,6 +980,9 @@ def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
         msg = f"A bounding box has 4 numbers (west, south, east, north), not {len(bbox)}: {bbox}."
         raise BoundingBoxError(msg)
     west, south, east, north = (float(v) for v in bbox)
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        msg = f"Bounding box {bbox} has a value that is not a number."
+        raise BoundingBoxError(msg)
     if any(abs(v) > 180 for v in (west, east)) or any(abs(v) > 90 for v in (south, north)):
         msg = (
             f"Bounding box {bbox} is not in degrees (it looks like projected metres). "
@@ -1027,11 +1034,18 @@ def network_from_place(
     ox.settings.requests_timeout = settings.requests_timeout
     graphs: dict[str, nx.MultiDiGraph] = {}
     for network_type in NETWORK_TYPES:
-        if place is not None:
-            G = ox.graph_from_place(place, network_type=network_type, simplify=True)
-        else:
-            assert box is not None
-            G = ox.graph_from_bbox(box, network_type=network_type, simplify=True)
+        try:
+            if place is not None:
+                G = ox.graph_from_place(place, network_type=network_type, simplify=True)
+            else:
+                assert box is not None
+                G = ox.graph_from_bbox(box, network_type=network_type, simplify=True)
+        except (OSError, requests.RequestException) as exc:
+            msg = (
+                f"Cannot download the street network of {source!r}: {exc}. Check the internet "
+                "connection, or build from a file with --osm."
+            )
+            raise DownloadError(msg) from exc
         graphs[network_type] = G
     tags: dict[str, bool | str | list[str]] = {"addr:housenumber": True}
     try:
@@ -1133,9 +1147,25 @@ def save_network(net: StreetNetwork, directory: str | Path) -> Path:
     """Write a network to a folder (a GeoPackage and a manifest), atomically.
 
     The folder is written beside the target and moved into place, so a reader
-    never sees half a network. Reload it with `load_network`.
+    never sees half a network. An existing folder is replaced only when it is
+    empty or holds a network written here before; anything else is refused,
+    never deleted. Reload it with `load_network`.
+
+    Raises
+    ------
+    InputFileError
+        When `directory` is a file, or a folder with other content.
     """
     target = Path(directory)
+    if target.exists() and not target.is_dir():
+        msg = f"Cannot save a network to {str(target)!r}: it is a file. Give a folder path."
+        raise InputFileError(msg)
+    if target.is_dir() and any(target.iterdir()) and not (target / _MANIFEST).exists():
+        msg = (
+            f"Cannot save a network to {str(target)!r}: the folder holds other files and is "
+            "not a network folder. Choose a new or empty folder; nothing was changed."
+        )
+        raise InputFileError(msg)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{time.time_ns()}"
     tmp.mkdir()
@@ -1242,7 +1272,10 @@ def load_network(directory: str | Path, *, expect_key: str | None = None) -> Str
     if not gpkg.exists() or file_sha256(gpkg) != manifest.get("gpkg_sha256"):
         msg = f"Network folder {str(d)!r} is corrupt: {_GPKG} does not match its manifest"
         raise CacheError(msg)
-    counts = manifest["counts"]
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict) or "crs" not in manifest or "source" not in manifest:
+        msg = f"Network folder {str(d)!r} is corrupt: its manifest lacks counts, crs or source"
+        raise CacheError(msg)
     try:
         graphs = {
             name: _graph_from_layers(
@@ -1263,8 +1296,8 @@ def load_network(directory: str | Path, *, expect_key: str | None = None) -> Str
         raise CacheError(msg) from exc
     for name, G in graphs.items():
         if (G.number_of_nodes(), G.number_of_edges()) != (
-            counts[f"{name}_nodes"],
-            counts[f"{name}_edges"],
+            counts.get(f"{name}_nodes"),
+            counts.get(f"{name}_edges"),
         ):
             msg = f"Network folder {str(d)!r} is corrupt: the {name} graph lost nodes or edges"
             raise CacheError(msg)

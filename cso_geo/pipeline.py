@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from cso_geo import geocode as geocode_mod
 from cso_geo import hotspots as hs
@@ -47,6 +49,7 @@ __all__ = [
     "read_geocoded",
     "run_demo",
     "save_network",
+    "study_area",
 ]
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -131,6 +134,15 @@ def output_paths(out: str | Path) -> dict[str, Path]:
     }
 
 
+def study_area(network: StreetNetwork, *, margin_m: float = 2000.0) -> shapely.Polygon:
+    """The network's extent grown by `margin_m`, in EPSG:4326, for coordinate checks."""
+    xy = np.array([(d["x"], d["y"]) for _, d in network.walk.nodes(data=True)])
+    hull = shapely.MultiPoint(xy).convex_hull.buffer(margin_m)
+    area = gpd.GeoSeries([hull], crs=network.crs).to_crs(4326).iloc[0]
+    assert isinstance(area, shapely.Polygon)
+    return area
+
+
 def ingest_file(
     path: str | Path,
     out: str | Path,
@@ -160,7 +172,7 @@ def geocode_file(
         The geocoded rows, the JSON report (ingest counts and match report)
         and the paths written: ``output``, ``quarantine``, ``report``.
     """
-    result = ingest.read_incidents(path, profile=profile, columns=columns)
+    result = ingest.read_incidents(path, profile=profile, columns=columns, area=study_area(network))
     centerlines = geocode_mod.read_centerlines(centerline) if centerline else None
     index = geocode_mod.GeocodeIndex.from_network(network, centerlines=centerlines)
     geocoded = geocode_mod.geocode(result.accepted, index, network=network)

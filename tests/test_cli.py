@@ -201,16 +201,19 @@ def test_geocode_command_snaps_given_coordinates(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "read 3 = accepted 2 + quarantined 1" in result.stdout
+    assert "read 3 = accepted 1 + quarantined 2" in result.stdout
     import geopandas as gpd  # noqa: PLC0415
 
     gdf = gpd.read_file(out)
-    assert list(gdf["match_type"]) == ["coordinates", "coordinates"]
+    assert list(gdf["match_type"]) == ["coordinates"]
     assert gdf.loc[0, "snap_dist_m"] < 30
-    assert gdf.loc[1, "snap_dist_m"] > 1000
-    assert gdf.loc[1, "flags"] == "far_from_street"
+    # placed on the street: the written point is the snapped one, not the raw one
+    raw = gpd.GeoSeries(gpd.points_from_xy([24.9421703], [60.1654046]), crs=4326).to_crs(gdf.crs)
+    assert raw.distance(gdf.geometry.iloc[0]).iloc[0] == pytest.approx(
+        gdf.loc[0, "snap_dist_m"], abs=0.1
+    )
     quarantine = pd.read_csv(tmp_path / "points.quarantine.csv")
-    assert list(quarantine["reason"]) == ["invalid_coordinates"]
+    assert sorted(quarantine["reason"]) == ["coordinates_outside_area", "invalid_coordinates"]
 
 
 @pytest.fixture(scope="module")
@@ -308,3 +311,24 @@ def test_hotspots_command(geocoded_sample: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "No incidents match the selection" in result.output
     assert not (tmp_path / "none.gpkg").exists()
+
+
+def test_error_messages_are_not_read_as_markup(tmp_path: Path) -> None:
+    src = tmp_path / "calls.csv"
+    src.write_text("id,[/x]\n1,2\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["ingest", str(src), "--address-col", "[bold]where[/]", "--out", str(tmp_path / "o.csv")],
+    )
+    assert result.exit_code == 2
+    assert "[bold]where[/]" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_network_out_refuses_a_foreign_folder(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "keep.txt").write_text("x")
+    result = runner.invoke(app, ["network", "--osm", "helsinki", "--out", str(tmp_path / "docs")])
+    assert result.exit_code == 2
+    assert "not a network folder" in " ".join(result.output.split())
+    assert (tmp_path / "docs" / "keep.txt").exists()

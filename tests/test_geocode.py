@@ -341,7 +341,9 @@ def test_geocode_table_keeps_rows_and_snaps_coordinates(
     assert out.crs == town_index.crs_
     assert out.geometry.isna().tolist() == [False, True, False, True]
     assert out.loc[2, "snap_dist_m"] == pytest.approx(7.0, abs=0.2)  # 7 m from Oak Street
-    assert out.loc[2, "lon"] == pytest.approx(lon, abs=1e-7)
+    # placed on Oak Street itself (y = 0), straight south of the given point
+    snapped = _lonlat(120, 0)
+    assert (out.loc[2, "lon"], out.loc[2, "lat"]) == pytest.approx(snapped, abs=2e-6)
 
     report = gc.match_report(out)
     assert report["rows"] == 4
@@ -513,3 +515,27 @@ def test_geocoder_never_crashes_on_hostile_strings(
     report = gc.match_report(geocoded)
     assert report["rows"] == len(texts)
     assert sum(report["by_match_type"].values()) == len(texts)
+
+
+def test_missing_and_numeric_addresses_do_not_crash(town_index: gc.GeocodeIndex) -> None:
+    out = town_index.geocode_strings([None, float("nan"), 140, "140 OAK ST"])
+    assert list(out["match_type"]) == ["unmatched", "unmatched", "unmatched", "address_point"]
+    assert list(out["address_form"][:2]) == ["junk", "junk"]
+
+
+def test_streets_missing_from_the_walk_graph_are_indexed(shared_data: Path) -> None:
+    """Baltimore's Locust Point loses its walk edges to separately mapped sidewalks."""
+    net = network.network_from_file(shared_data / "baltimore.osm.pbf")
+    index = gc.GeocodeIndex.from_network(net)
+    m = index.locate(gc.parse_address("COVINGTON ST"))
+    assert m.match_type == "street"
+    assert m.street == "Covington Street"
+
+
+def test_parallel_streets_do_not_meet(helsinki_net: network.StreetNetwork) -> None:
+    """Streets joined only by a long chain of short links are not an intersection."""
+    index = gc.GeocodeIndex.from_network(helsinki_net)
+    m = index.locate(gc.parse_address("FABIANINKATU / UNIONINKATU"))  # parallel, 89 m apart
+    assert (m.match_type, m.reason) == ("unmatched", "streets_do_not_meet")
+    m = index.locate(gc.parse_address("MANNERHEIMINTIE / KALEVANKATU"))  # meet via a crossing
+    assert m.match_type == "intersection"

@@ -503,7 +503,11 @@ def test_header_detection_by_name(tmp_path: Path) -> None:
         "9001,NOISE COMPLAINT,Kaivokatu 1,60.171,24.941,01/02/2025,9:05 PM,P2\n"
         "9002,WELFARE CHECK,Kaivokatu 3,60.172,24.942,01/03/2025,0930,high\n"
     )
-    result = read_incidents(write(tmp_path, "other_agency.csv", text), now=NOW)
+    path = write(tmp_path, "other_agency.csv", text)
+    # 01/02/2025 could be 1 February or 2 January: ingest will not guess
+    with pytest.raises(InputFileError, match=r"'Date' holds dates such as '01/02/2025'"):
+        read_incidents(path, now=NOW)
+    result = read_incidents(path, columns=ColumnMap(dayfirst=False), now=NOW)
     assert result.profile == "auto"
     cmap = result.columns
     assert (cmap.incident_id, cmap.call_type, cmap.address) == (
@@ -520,6 +524,36 @@ def test_header_detection_by_name(tmp_path: Path) -> None:
     assert acc["category"].tolist() == ["noise", "welfare_check"]
     assert acc["priority"].tolist() == [2, pd.NA]
     assert result.warnings == {"priority_not_a_number": 1}
+
+
+def test_day_first_export_sorted_by_time_is_never_swapped(tmp_path: Path) -> None:
+    """The first days of each month fit both orders; the rest tell which one holds."""
+    times = pd.date_range("2025-01-01", "2025-03-31 22:30", freq="90min")
+    lines = ["id,received,address"] + [
+        f"{i},{t:%d/%m/%Y %H:%M},{i} Main St" for i, t in enumerate(times)
+    ]
+    result = read_incidents(
+        write(tmp_path, "dayfirst.csv", "\n".join(lines) + "\n"),
+        columns=ColumnMap(incident_id="id", received_at="received", address="address"),
+        now=NOW,
+    )
+    assert len(result.quarantine) == 0
+    assert result.accepted["received_at"].tolist() == list(times)
+
+
+def test_column_flags_keep_header_detection_for_the_rest(tmp_path: Path) -> None:
+    text = (
+        "incident_id,received_at,call_type,Location\n"
+        "A1,2025-01-01 10:00,NOISE COMPLAINT,1 Main St\n"
+        "A1,2025-01-01 11:00,NOISE COMPLAINT,2 Main St\n"
+        "A2,2099-01-01 10:00,NOISE COMPLAINT,3 Main St\n"
+    )
+    result = read_incidents(
+        write(tmp_path, "partial.csv", text), columns=ColumnMap(address="Location"), now=NOW
+    )
+    assert result.accepted["incident_id"].tolist() == ["A1"]
+    assert sorted(result.quarantine["reason"]) == ["duplicate_incident_id", "future_date"]
+    assert result.accepted["category"].tolist() == ["noise"]
 
 
 def test_parquet_input(tmp_path: Path) -> None:

@@ -429,3 +429,27 @@ def test_way_filter_semantics() -> None:
     assert not g({"highway": "primary"})
     with pytest.raises(ValueError, match="Cannot read way filter"):
         network.compile_way_filter('["highway"] garbage')
+
+
+def test_save_never_deletes_a_foreign_folder(
+    helsinki_net: network.StreetNetwork, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mydocs"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("precious")
+    with pytest.raises(InputFileError, match="not a network folder"):
+        network.save_network(helsinki_net, mine)
+    assert (mine / "thesis.txt").read_text() == "precious"
+    # an empty folder, or a network written before, is fine to (re)write
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    network.save_network(helsinki_net, empty)
+    network.save_network(helsinki_net, empty)
+    assert network.load_network(empty).drive.number_of_edges() == (
+        helsinki_net.drive.number_of_edges()
+    )
+
+
+def test_bbox_with_nan_is_refused() -> None:
+    with pytest.raises(BoundingBoxError, match="not a number"):
+        network.check_bbox((float("nan"), 60.15, 24.96, 60.18))

@@ -1,0 +1,93 @@
+"""Hotspot benchmark: 1M incidents on a real network, per method, with peak memory.
+
+Run: ``make bench-hotspots`` or ``python benchmarks/bench_hotspots.py [--rows N]``.
+
+Incidents come from the project's generator on Baltimore (shared reference
+data) when present, else Helsinki, placed at their true positions (geocoding
+is benchmarked separately). For each method it times `find_hotspots` end to
+end (street units or grid, scoring, ranking and describing every hotspot) and
+prints the process's peak resident memory after it.
+
+Targets (issue: hotspots): segment hotspots <= 30 s, grid KDE <= 10 s for
+1M incidents. Each line starting ``RESULT`` is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import sys
+import time
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from _common import emit, shared_data
+
+from cso_geo import datasets, hotspots, network
+from cso_geo.datasets import synthetic
+from cso_geo.taxonomy import load_taxonomy
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def incidents_for(net: network.StreetNetwork, rows: int) -> gpd.GeoDataFrame:
+    per_month = int(np.ceil(rows / 12 / 1.07))
+    sample = synthetic.generate_cad(net, months=12, calls_per_month=per_month, seed=21)
+    located = sample.truth["lon"].notna().to_numpy()
+    cad, truth = sample.cad.loc[located], sample.truth.loc[located]
+    minutes = {t.code: t.service_minutes for t in load_taxonomy().call_types}
+    return gpd.GeoDataFrame(
+        {
+            "received_at": pd.to_datetime(cad["received_at"]).to_numpy(),
+            "call_type_code": cad["call_type_code"].to_numpy(),
+            "category": truth["category"].to_numpy(),
+            "service_minutes": cad["call_type_code"].map(minutes).to_numpy(),
+        },
+        geometry=gpd.points_from_xy(truth["lon"], truth["lat"]),
+        crs="EPSG:4326",
+    ).to_crs(net.crs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    shared = shared_data()
+    if shared is not None and (shared / "baltimore.osm.pbf").exists():
+        area, src = "baltimore", shared / "baltimore.osm.pbf"
+    else:
+        print("shared reference data not found: benchmarking Helsinki")
+        area, src = "helsinki", datasets.get_path("helsinki")
+    net = network.network_from_file(src)
+    t0 = time.perf_counter()
+    incidents = incidents_for(net, args.rows)
+    t_gen = time.perf_counter() - t0
+    base_mb = peak_mb()
+    record: dict[str, float | int | str] = {
+        "area": area,
+        "incidents": len(incidents),
+        "generate_s": round(t_gen, 1),
+        "peak_rss_after_generate_mb": round(base_mb),
+    }
+    for method in ("segment", "naive", "kde"):
+        t0 = time.perf_counter()
+        streets = hotspots.street_units(net.walk, unit_length=100)
+        found = hotspots.find_hotspots(incidents, streets, method=method)
+        record[f"{method}_s"] = round(time.perf_counter() - t0, 2)
+        record[f"{method}_hotspots"] = len(found)
+        record[f"{method}_peak_rss_mb"] = round(peak_mb())
+    record["street_units"] = len(streets.units)
+    emit(record)
+    print()
+    for k, v in record.items():
+        print(f"{k:>28}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
