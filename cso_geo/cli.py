@@ -379,7 +379,10 @@ def hotspots_cmd(
     osm: OsmOpt = None,
     network_dir: NetworkOpt = None,
     method: Annotated[
-        str, typer.Option("--method", help="segment, naive, counts, kde or naive_grid.")
+        str,
+        typer.Option(
+            "--method", help="segment, naive, counts, kde, naive_grid, gistar or hdbscan."
+        ),
     ] = "segment",
     category: Annotated[
         list[str] | None, typer.Option("--category", help="Keep this category (repeatable).")

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ import shapely.ops
 from scipy import ndimage, stats
 from scipy.sparse import csgraph
 
-from cso_geo import evaluate
+from cso_geo import clusters, evaluate
 from cso_geo._errors import EmptyNetworkError
 from cso_geo.network import STREET_CLASSES
 from cso_geo.snapping import EdgeIndex
@@ -435,7 +436,7 @@ def grid_units(
 #: long as the test horizon) on the same units; ``counts`` is the plain count
 #: over the whole training window, a second, stronger reference.
 SEGMENT_METHODS: tuple[str, ...] = ("segment", "naive", "counts")
-GRID_METHODS: tuple[str, ...] = ("kde", "naive_grid")
+GRID_METHODS: tuple[str, ...] = ("kde", "naive_grid", "gistar", "hdbscan")
 
 
 @dataclass(frozen=True)
@@ -481,6 +482,15 @@ def segment_scores(
     return np.asarray(streets.kernel(params.bandwidth) @ mass / params.bandwidth, dtype=float)
 
 
+def cluster_incidents(incidents: gpd.GeoDataFrame, *, seed: int = 0) -> clusters.ClusterResult:
+    """HDBSCAN clusters of incidents, as polygons in the incidents' CRS."""
+    res = clusters.hdbscan_hotspots(
+        incidents.geometry.x.to_numpy(), incidents.geometry.y.to_numpy(), seed=seed
+    )
+    res.polygons.set_crs(incidents.crs, inplace=True, allow_override=True)
+    return res
+
+
 def grid_scores(
     train: gpd.GeoDataFrame,
     grid: GridUnits,
@@ -488,9 +498,43 @@ def grid_scores(
     method: str = "kde",
     at: pd.Timestamp,
     params: MethodParams = MethodParams(),
+    clustered: clusters.ClusterResult | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Score of each active grid cell: a binned Gaussian KDE or plain counts."""
+    """Score of each active grid cell.
+
+    ``kde``: a binned Gaussian KDE of weighted incidents. ``naive_grid``: plain
+    counts. ``gistar``: the count of cells that are significant Getis-Ord Gi*
+    hot spots after false-discovery-rate correction (0 elsewhere). ``hdbscan``:
+    the incident density of the HDBSCAN cluster polygon holding the cell's
+    centre (0 outside clusters); pass `clustered` to reuse one clustering.
+    """
     cells = grid.assign(train.geometry)
+    if method == "gistar":
+        counts = grid.raster(cells, np.ones(len(cells)))
+        mask = np.zeros(grid.nx * grid.ny, dtype=bool)
+        mask[grid.active] = True
+        with warnings.catch_warnings():
+            # sparse counts are reported by the backtest itself, not per call
+            warnings.simplefilter("ignore", UserWarning)
+            gi = clusters.gi_star(counts, cell_size=grid.cell, mask=mask.reshape(counts.shape))
+        # every neighbour of a hot cell shares its high z; among the significant
+        # cells, rank by the cell's own count
+        hot = gi.significant_hot_mask.ravel()[grid.active]
+        return np.where(hot, counts.ravel()[grid.active], 0.0)
+    if method == "hdbscan":
+        polys = (clustered or cluster_incidents(train)).polygons
+        if polys.empty:
+            return np.zeros(len(grid.active))
+        row, col = np.divmod(grid.active, grid.nx)
+        centres = shapely.points(
+            grid.x0 + (col + 0.5) * grid.cell, grid.y0 + (row + 0.5) * grid.cell
+        )
+        tree = shapely.STRtree(polys.geometry.to_numpy())
+        inside_cell, inside_poly = tree.query(centres, predicate="within")
+        density = (polys["members"] / polys["area_m2"].clip(lower=1.0)).to_numpy()
+        scores = np.zeros(len(grid.active))
+        np.maximum.at(scores, inside_cell, density[inside_poly])
+        return scores
     if method == "naive_grid":
         return np.bincount(cells[cells >= 0], minlength=len(grid.active)).astype(float)
     if method != "kde":
@@ -625,8 +669,12 @@ def backtest(
                 runs[m].append(_metrics(scores, streets.lengths, tr_counts, te_counts, coverages))
             else:
                 per_origin = []
+                # one clustering per cut, whatever the grid origin
+                clustered = cluster_incidents(fit_on, seed=seed) if m == "hdbscan" else None
                 for g in grids:
-                    scores = grid_scores(fit_on, g, method=m, at=c, params=params)
+                    scores = grid_scores(
+                        fit_on, g, method=m, at=c, params=params, clustered=clustered
+                    )
                     gtr, gte = g.assign(train.geometry), g.assign(test.geometry)
                     k = len(g.active)
                     per_origin.append(
@@ -735,7 +783,8 @@ def find_hotspots(
     streets
         Street units of the area (grid methods build their grid over them).
     method
-        ``segment``, ``naive``/``counts`` (street units) or ``kde``/``naive_grid`` (grid).
+        ``segment``, ``naive``/``counts`` (street units), ``kde``/``naive_grid``/
+        ``gistar`` (grid cells) or ``hdbscan`` (every cluster polygon).
     coverage
         Flag the top units covering this share of street length (street
         methods) or of the area with streets (grid methods).
@@ -767,6 +816,15 @@ def find_hotspots(
         unit_of = streets.assign(incidents.geometry)
         sizes = streets.lengths
         frame = streets.units[["unit_id", "u", "v", "key", "name", "geometry"]].copy()
+    elif method == "hdbscan":
+        # the clusters themselves are the hotspots, densest first
+        clustered = cluster_incidents(incidents)
+        polys = clustered.polygons.reset_index(drop=True)
+        scores = (polys["members"] / polys["area_m2"].clip(lower=1.0)).to_numpy(dtype=float)
+        unit_of = np.asarray(clustered.labels, dtype=np.int64)
+        sizes = polys["area_m2"].to_numpy(dtype=float)
+        frame = polys[["cluster_id", "geometry"]].rename(columns={"cluster_id": "unit_id"})
+        coverage = 1.0
     elif method in GRID_METHODS:
         grid = grid_units(streets, cell_size=params.cell_size)
         scores = grid_scores(incidents, grid, method=method, at=when, params=params)
@@ -796,6 +854,13 @@ def find_hotspots(
         _describe(incidents.iloc[by_unit[a:b]], t.iloc[by_unit[a:b]], months, cats)
         for a, b in zip(lo, hi, strict=True)
     ]
+    if not described:
+        empty = gpd.GeoDataFrame(
+            columns=[*HOTSPOT_COLUMNS, "geometry"], geometry="geometry", crs=streets.units.crs
+        )
+        empty.attrs.update(method=method, params=asdict(params), coverage=coverage)
+        log.info("%s hotspots: no unit scores above zero", method)
+        return empty
     stats_frame = pd.DataFrame(described, index=out.index)
     out = pd.concat([out, stats_frame], axis=1)
     out = out.loc[out["count"] >= min_count].reset_index(drop=True)

@@ -236,3 +236,30 @@ def test_tune_never_does_worse_than_naive(
     assert report["methods"]["tuned"]["pai@0.05"] > 0
     with pytest.raises(ValueError, match="tuning_units"):
         hotspots.backtest(sample_incidents, units[100.0], cut="2025-12-01", methods=("tuned",))
+
+
+def test_gistar_and_hdbscan_find_a_planted_cluster(helsinki_net: network.StreetNetwork) -> None:
+    st = hotspots.street_units(helsinki_net.walk)
+    rng = np.random.default_rng(4)
+    xmin, ymin, xmax, ymax = st.units.total_bounds
+    centre = st.units.geometry.iloc[400].interpolate(0.5, normalized=True)
+    hot = rng.normal([centre.x, centre.y], 15, (600, 2))
+    background = rng.uniform([xmin, ymin], [xmax, ymax], (600, 2))
+    xy = np.vstack([hot, background])
+    inc = gpd.GeoDataFrame(
+        {
+            "received_at": pd.Timestamp("2025-06-01")
+            + pd.to_timedelta(rng.integers(0, 90, 1200), unit="D"),
+            "category": "noise",
+            "call_type_code": "NOIS",
+        },
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+        crs=st.units.crs,
+    )
+    for method in ("gistar", "hdbscan"):
+        found = hotspots.find_hotspots(
+            inc, st, method=method, params=hotspots.MethodParams(cell_size=100.0)
+        )
+        assert len(found) >= 1, method
+        assert found.geometry.iloc[0].buffer(60).contains(centre), method
+        assert found["count"].iloc[0] >= 400, method
