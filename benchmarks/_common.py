@@ -20,6 +20,17 @@ def shared_data() -> Path | None:
     return path if path.is_dir() else None
 
 
+def benchmark_area() -> tuple[str, Path]:
+    """Baltimore from the shared reference data when present, else the bundled Helsinki."""
+    from cso_geo import datasets  # noqa: PLC0415
+
+    shared = shared_data()
+    if shared is not None and (shared / "baltimore.osm.pbf").exists():
+        return "baltimore", shared / "baltimore.osm.pbf"
+    print("shared reference data not found: benchmarking Helsinki")
+    return "helsinki", datasets.get_path("helsinki")
+
+
 def timed(fn: Callable[[], Any], *, repeat: int = 1) -> tuple[float, Any]:
     """Median wall-clock seconds of `repeat` calls, and the last result."""
     times = []

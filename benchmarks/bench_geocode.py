@@ -32,9 +32,9 @@ import numpy as np
 import osmnx as ox
 import pandas as pd
 import shapely
-from _common import emit, shared_data, timed
+from _common import benchmark_area, emit, timed
 
-from cso_geo import datasets, geocode, ingest, network
+from cso_geo import geocode, ingest, network
 from cso_geo.datasets import synthetic
 from cso_geo.snapping import EdgeIndex
 
@@ -51,12 +51,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    shared = shared_data()
-    if shared is not None and (shared / "baltimore.osm.pbf").exists():
-        area, src = "baltimore", shared / "baltimore.osm.pbf"
-    else:
-        print("shared reference data not found: benchmarking Helsinki")
-        area, src = "helsinki", datasets.get_path("helsinki")
+    area, src = benchmark_area()
 
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"

@@ -24,9 +24,9 @@ import time
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from _common import emit, shared_data
+from _common import benchmark_area, emit
 
-from cso_geo import datasets, hotspots, network
+from cso_geo import hotspots, network
 from cso_geo.datasets import synthetic
 from cso_geo.taxonomy import load_taxonomy
 
@@ -58,12 +58,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    shared = shared_data()
-    if shared is not None and (shared / "baltimore.osm.pbf").exists():
-        area, src = "baltimore", shared / "baltimore.osm.pbf"
-    else:
-        print("shared reference data not found: benchmarking Helsinki")
-        area, src = "helsinki", datasets.get_path("helsinki")
+    area, src = benchmark_area()
     net = network.network_from_file(src)
     t0 = time.perf_counter()
     incidents = incidents_for(net, args.rows)

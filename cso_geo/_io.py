@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import geopandas as gpd
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -60,3 +62,28 @@ def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> s
         while chunk := fh.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_vector(path: str | os.PathLike[str], *, what: str, hint: str = "") -> gpd.GeoDataFrame:
+    """Read a vector file with GeoPandas, or raise an error naming it and what it is.
+
+    Parameters
+    ----------
+    path
+        GeoPackage, GeoJSON, Shapefile, ... (anything GDAL reads).
+    what
+        What the file should hold, for messages (``"centerline file"``).
+    hint
+        How to make one, appended to the "does not exist" message.
+    """
+    from cso_geo._errors import InputFileError, InputFileNotFoundError  # noqa: PLC0415
+
+    p = Path(path)
+    if not p.exists():
+        msg = f"The {what} {str(p)!r} does not exist.{' ' + hint if hint else ''}"
+        raise InputFileNotFoundError(msg)
+    try:
+        return gpd.read_file(p)
+    except Exception as exc:  # GDAL raises several types for unreadable files
+        msg = f"Cannot read the {what} {str(p)!r}: {exc}"
+        raise InputFileError(msg) from exc

@@ -48,7 +48,7 @@ from pyproj import Transformer
 from rapidfuzz import fuzz, process
 
 from cso_geo._errors import InputFileError
-from cso_geo._io import atomic_path
+from cso_geo._io import atomic_path, read_vector
 from cso_geo.network import StreetNetwork, street_segments
 from cso_geo.snapping import EdgeIndex
 from cso_geo.streetnames import SUFFIXES, clean, infer_block_size, ordinal, street_key
@@ -1063,14 +1063,7 @@ def read_centerlines(path: str | Path) -> gpd.GeoDataFrame:
     the plain ``street``, ``l_from``, ``l_to``, ``r_from``, ``r_to``.
     """
     p = Path(path)
-    if not p.exists():
-        msg = f"Centerline file {str(p)!r} does not exist."
-        raise InputFileError(msg)
-    try:
-        gdf = gpd.read_file(p)
-    except Exception as exc:  # GDAL raises several types for unreadable files
-        msg = f"Cannot read centerline file {str(p)!r}: {exc}"
-        raise InputFileError(msg) from exc
+    gdf = read_vector(p, what="centerline file")
     out = {}
     for field_name, options in CENTERLINE_COLUMNS.items():
         col = next((c for c in options if c in gdf.columns), None)

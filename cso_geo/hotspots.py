@@ -31,8 +31,7 @@ from scipy import ndimage, stats
 from scipy.sparse import csgraph
 
 from cso_geo import clusters, evaluate
-from cso_geo._errors import EmptyNetworkError
-from cso_geo.network import STREET_CLASSES
+from cso_geo.network import street_segments
 from cso_geo.snapping import EdgeIndex
 from cso_geo.taxonomy import CATEGORIES
 
@@ -282,24 +281,21 @@ def street_units(G: nx.MultiDiGraph, *, unit_length: float = 100.0) -> StreetUni
     if unit_length <= 0:
         msg = f"unit_length must be positive, not {unit_length}."
         raise ValueError(msg)
+    segments = street_segments(G, named_only=False)
     rows = []
-    for u, v, k, d in G.edges(keys=True, data=True):
-        if d.get("reversed"):
-            continue
-        hwy = d.get("highway")
-        hwy = hwy[0] if isinstance(hwy, list) else hwy
-        if hwy not in STREET_CLASSES:
-            continue
-        name = d.get("name")
-        name = name[0] if isinstance(name, list) else (name or "")
-        line = d["geometry"]
+    for u, v, k, name, hwy, line in zip(
+        segments["u"],
+        segments["v"],
+        segments["key"],
+        segments["name"],
+        segments["highway"],
+        segments.geometry,
+        strict=True,
+    ):
         n = max(1, math.ceil(line.length / unit_length))
         for i in range(n):
             piece = shapely.ops.substring(line, i / n, (i + 1) / n, normalized=True)
             rows.append((u, v, k, i, name, hwy, piece.length, piece))
-    if not rows:
-        msg = "The network has no streets to build hotspot units on."
-        raise EmptyNetworkError(msg)
     units = gpd.GeoDataFrame(
         rows,
         columns=["u", "v", "key", "part", "name", "highway", "length", "geometry"],

@@ -152,7 +152,10 @@ STREET_CLASSES = frozenset(
 
 
 def street_segments(
-    G: nx.MultiDiGraph, *, classes: Iterable[str] | None = STREET_CLASSES
+    G: nx.MultiDiGraph,
+    *,
+    classes: Iterable[str] | None = STREET_CLASSES,
+    named_only: bool = True,
 ) -> gpd.GeoDataFrame:
     """Named street segments of a graph, one row per street (not per direction).
 
@@ -162,7 +165,9 @@ def street_segments(
         A walk or drive graph.
     classes
         OSM highway classes to keep (default `STREET_CLASSES`, the streets
-        where CSO calls happen); None keeps every named way.
+        where CSO calls happen); None keeps every class.
+    named_only
+        Keep only ways with a name (``name`` is "" for the others).
 
     Returns
     -------
@@ -180,11 +185,15 @@ def street_segments(
             name = name[0]
         if isinstance(hwy, list):
             hwy = hwy[0]
-        if not isinstance(name, str) or not name or (classes is not None and hwy not in classes):
+        if not isinstance(name, str) or not name:
+            if named_only:
+                continue
+            name = ""
+        if classes is not None and hwy not in classes:
             continue
         rows.append((f"{u}-{v}-{k}", u, v, k, name, hwy, float(d["length"]), d["geometry"]))
     if not rows:
-        msg = "The network has no named streets to place calls on."
+        msg = "The network has no streets of the requested classes."
         raise EmptyNetworkError(msg)
     gdf = gpd.GeoDataFrame(
         rows,

@@ -21,9 +21,9 @@ import shapely
 from cso_geo import geocode as geocode_mod
 from cso_geo import hotspots as hs
 from cso_geo import ingest, maps
-from cso_geo._errors import InputFileError, InputFileNotFoundError
+from cso_geo._errors import InputFileError
 from cso_geo._io import atomic_path as atomic_path_any
-from cso_geo._io import atomic_write_text
+from cso_geo._io import atomic_write_text, read_vector
 from cso_geo.datasets import synthetic
 from cso_geo.network import (
     StreetNetwork,
@@ -191,14 +191,7 @@ def geocode_file(
 def read_geocoded(path: str | Path) -> gpd.GeoDataFrame:
     """Read incidents written by `geocode_file` (or any points with ``received_at``)."""
     p = Path(path)
-    if not p.exists():
-        msg = f"Geocoded incidents {str(p)!r} do not exist; make them with `cso-geo geocode`."
-        raise InputFileNotFoundError(msg)
-    try:
-        gdf = gpd.read_file(p)
-    except Exception as exc:  # GDAL raises several types for unreadable files
-        msg = f"Cannot read geocoded incidents {str(p)!r}: {exc}"
-        raise InputFileError(msg) from exc
+    gdf = read_vector(p, what="geocoded incidents file", hint="Make it with `cso-geo geocode`.")
     if "received_at" not in gdf.columns or gdf.crs is None:
         msg = (
             f"{str(p)!r} is not a geocoded incident file (it needs a received_at column and a "
