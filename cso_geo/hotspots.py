@@ -453,15 +453,17 @@ def segment_scores(
     method: str = "segment",
     at: pd.Timestamp,
     params: MethodParams = MethodParams(),
+    assigned: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float64]:
     """Risk per metre of each street unit from training incidents.
 
     ``segment``: incidents weighted by service minutes and recency, smoothed
     along the network with a triangular kernel of ``params.bandwidth`` metres.
     ``naive`` and ``counts``: plain counts per unit of the incidents given
-    (the backtest passes the prior period for ``naive``).
+    (the backtest passes the prior period for ``naive``). `assigned` (the
+    unit of each row, from `StreetUnits.assign`) saves snapping them again.
     """
-    unit = streets.assign(train.geometry)
+    unit = streets.assign(train.geometry) if assigned is None else assigned
     ok = unit >= 0
     if method in {"naive", "counts"}:
         counts = np.bincount(unit[ok], minlength=len(streets.units)).astype(float)
@@ -605,12 +607,17 @@ def backtest(
     ]
     grids = [grid_units(streets, cell_size=params.cell_size, offset=o) for o in offsets]
     t = pd.to_datetime(incidents["received_at"])
+    # snap every incident once per unit system; each cut takes its slice
+    on_streets = streets.assign(incidents.geometry)
+    on_tuning: dict[float, npt.NDArray[np.int64]] = {}
     runs: dict[str, list[dict[str, float | None]]] = {m: [] for m in methods}
     choices: list[dict[str, Any]] = []
     used_cuts = []
     for c in cut_dates:
-        train = incidents.loc[((t >= c - pd.Timedelta(days=train_days)) & (t < c)).to_numpy()]
-        test = incidents.loc[((t >= c) & (t < c + pd.Timedelta(days=horizon_days))).to_numpy()]
+        in_train = ((t >= c - pd.Timedelta(days=train_days)) & (t < c)).to_numpy()
+        in_test = ((t >= c) & (t < c + pd.Timedelta(days=horizon_days))).to_numpy()
+        in_prior = ((t >= c - pd.Timedelta(days=horizon_days)) & (t < c)).to_numpy()
+        train, test = incidents.loc[in_train], incidents.loc[in_test]
         if len(train) == 0 or len(test) == 0:
             log.warning(
                 "cut %s: %d training and %d test incidents; skipped",
@@ -620,14 +627,14 @@ def backtest(
             )
             continue
         used_cuts.append(str(c.date()))
-        tr_units = streets.assign(train.geometry)
-        te_units = streets.assign(test.geometry)
+        tr_units, te_units = on_streets[in_train], on_streets[in_test]
         n = len(streets.units)
         tr_counts = np.bincount(tr_units[tr_units >= 0], minlength=n)
         te_counts = np.bincount(te_units[te_units >= 0], minlength=n)
-        prior = incidents.loc[((t >= c - pd.Timedelta(days=horizon_days)) & (t < c)).to_numpy()]
+        prior = incidents.loc[in_prior]
         for m in methods:
             fit_on = prior if m in {"naive", "naive_grid"} else train
+            fit_mask = in_prior if m in {"naive", "naive_grid"} else in_train
             if m == "tuned":
                 assert tuning_units is not None
                 history = incidents.loc[(t < c).to_numpy()]
@@ -639,16 +646,22 @@ def backtest(
                     train_days=train_days,
                     coverage=0.05 if 0.05 in coverages else coverages[0],
                 )["chosen"]
-                st = tuning_units[float(choice["unit_length"])]
+                ul = float(choice["unit_length"])
+                st = tuning_units[ul]
+                if ul not in on_tuning:
+                    on_tuning[ul] = st.assign(incidents.geometry)
+                snapped = on_tuning[ul]
                 if choice["method"] == "naive":
-                    scores = segment_scores(prior, st, method="naive", at=c)
+                    scores = segment_scores(
+                        prior, st, method="naive", at=c, assigned=snapped[in_prior]
+                    )
                 else:
                     p = MethodParams(
                         bandwidth=float(choice["bandwidth"] or 0.0),
                         half_life_days=choice["half_life_days"],
                     )
-                    scores = segment_scores(train, st, at=c, params=p)
-                a_tr, a_te = st.assign(train.geometry), st.assign(test.geometry)
+                    scores = segment_scores(train, st, at=c, params=p, assigned=snapped[in_train])
+                a_tr, a_te = snapped[in_train], snapped[in_test]
                 k = len(st.units)
                 runs[m].append(
                     _metrics(
@@ -661,7 +674,9 @@ def backtest(
                 )
                 choices.append({"cut": str(c.date()), **choice})
             elif m in SEGMENT_METHODS:
-                scores = segment_scores(fit_on, streets, method=m, at=c, params=params)
+                scores = segment_scores(
+                    fit_on, streets, method=m, at=c, params=params, assigned=on_streets[fit_mask]
+                )
                 runs[m].append(_metrics(scores, streets.lengths, tr_counts, te_counts, coverages))
             else:
                 per_origin = []
@@ -991,7 +1006,9 @@ def tune(
                 params = MethodParams(bandwidth=float(bw or 0.0), half_life_days=hl)
                 pais = []
                 for c, tr, _, tc in folds:
-                    scores = segment_scores(incidents.loc[tr], st, at=c, params=params)
+                    scores = segment_scores(
+                        incidents.loc[tr], st, at=c, params=params, assigned=assigned[tr]
+                    )
                     flagged = evaluate.select_coverage(scores, st.lengths, coverage)
                     pais.append(evaluate.pai(tc, st.lengths, flagged))
                 candidates.append(
