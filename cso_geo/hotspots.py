@@ -355,6 +355,8 @@ class GridUnits:
     ny: int
     active: npt.NDArray[np.int64]  # flat indices of the cells that hold streets
     crs: str
+    #: metres of street in each active cell (None for a grid over incident points)
+    street_length: npt.NDArray[np.float64] | None = None
 
     @property
     def sizes(self) -> npt.NDArray[np.float64]:
@@ -399,28 +401,65 @@ class GridUnits:
 
 
 def grid_units(
-    streets: StreetUnits, *, cell_size: float = 150.0, offset: tuple[float, float] = (0.0, 0.0)
+    streets: StreetUnits | gpd.GeoSeries,
+    *,
+    cell_size: float = 150.0,
+    offset: tuple[float, float] = (0.0, 0.0),
 ) -> GridUnits:
-    """A grid over the street units' extent; only cells holding a street count as area."""
+    """A grid over the street units' extent; only cells holding a street count as area.
+
+    Without a street network (`streets` a series of incident points, as for
+    an agency's export alone), the cells holding any incident stand in for
+    the built-up area; every method is then scored against the same area.
+    """
     if cell_size <= 0:
         msg = f"cell_size must be positive, not {cell_size}."
         raise ValueError(msg)
-    xmin, ymin, xmax, ymax = streets.units.total_bounds
+    geoms = streets if isinstance(streets, gpd.GeoSeries) else streets.units.geometry
+    if geoms.crs is None or not geoms.crs.is_projected:
+        msg = f"grid_units needs projected geometries (metres), not CRS {geoms.crs}."
+        raise ValueError(msg)
+    geoms = geoms[~(geoms.isna() | geoms.is_empty)]
+    if geoms.empty:
+        msg = "grid_units: no streets or incidents to lay a grid over."
+        raise ValueError(msg)
+    xmin, ymin, xmax, ymax = geoms.total_bounds
     x0 = xmin - cell_size + offset[0]
     y0 = ymin - cell_size + offset[1]
     nx_ = int(np.ceil((xmax - x0) / cell_size)) + 1
     ny_ = int(np.ceil((ymax - y0) / cell_size)) + 1
-    probe = GridUnits(
-        x0, y0, cell_size, nx_, ny_, np.zeros(0, dtype=np.int64), str(streets.units.crs)
-    )
+    probe = GridUnits(x0, y0, cell_size, nx_, ny_, np.zeros(0, dtype=np.int64), str(geoms.crs))
     # a cell holds a street if any point every few metres along a street falls in it
-    pts = shapely.line_interpolate_point(
-        np.repeat(streets.units.geometry.to_numpy(), 5),
-        np.tile(np.linspace(0, 1, 5), len(streets.units)),
-        normalized=True,
+    pts = (
+        geoms.to_numpy()
+        if (geoms.geom_type == "Point").all()
+        else shapely.line_interpolate_point(
+            np.repeat(geoms.to_numpy(), 5),
+            np.tile(np.linspace(0, 1, 5), len(geoms)),
+            normalized=True,
+        )
     )
     flat = probe.flat(shapely.get_x(pts), shapely.get_y(pts))
     probe.active = np.unique(flat[flat >= 0])
+    if not isinstance(streets, gpd.GeoSeries):
+        # street metres per cell, from points every <= 5 m along each unit, so grid
+        # methods can also be scored by street length, on the segment methods' basis
+        lengths = streets.units["length"].to_numpy(dtype=float)
+        steps = np.maximum(1, np.ceil(lengths / 5.0)).astype(int)
+        owner = np.repeat(np.arange(len(lengths)), steps)
+        frac = (np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps) + 0.5) / (
+            np.repeat(steps, steps)
+        )
+        mids = shapely.line_interpolate_point(geoms.to_numpy()[owner], frac, normalized=True)
+        cell = probe.flat(shapely.get_x(mids), shapely.get_y(mids))
+        pos = np.full(probe.nx * probe.ny, -1, dtype=np.int64)
+        pos[probe.active] = np.arange(len(probe.active))
+        at = pos[np.maximum(cell, 0)]
+        ok = (cell >= 0) & (at >= 0)
+        probe.street_length = np.asarray(
+            np.bincount(at[ok], weights=(lengths / steps)[owner][ok], minlength=len(probe.active)),
+            dtype=float,
+        )
     return probe
 
 
@@ -439,8 +478,8 @@ GRID_METHODS: tuple[str, ...] = ("kde", "naive_grid", "gistar", "hdbscan")
 class MethodParams:
     """Settings of the hotspot methods (all distances in metres)."""
 
-    bandwidth: float = 150.0
-    half_life_days: float | None = 90.0
+    bandwidth: float = 0.0
+    half_life_days: float | None = 180.0
     weight_by: str | None = "service_minutes"
     kde_bandwidth: float = 150.0
     cell_size: float = 150.0
@@ -559,7 +598,7 @@ def grid_scores(
 # --------------------------------------------------------------------------- #
 def backtest(
     incidents: gpd.GeoDataFrame,
-    streets: StreetUnits,
+    streets: StreetUnits | None,
     *,
     cut: str | pd.Timestamp,
     cuts: int = 3,
@@ -586,11 +625,21 @@ def backtest(
     only (nested: the test period is never seen) and scores the winner; it
     needs `tuning_units`, street units for every unit length tuning tries.
 
+    With `streets` None (an export with coordinates but no street network)
+    only grid methods run, on a grid over the incidents (see `grid_units`).
+
     Returns
     -------
     report
         ``{"methods": {name: {"pai@0.05": ..., "hit@0.05": ..., "pei@0.05":
-        ..., "rri": ..., "basis": "street_length" | "area"}}, "cuts": [...], ...}``
+        ..., "rri": ..., "basis": "street_length" | "area"}}, "cuts": [...], ...}``.
+        Each grid method run with street units also appears as
+        ``<method>_by_length``: the same cell scores, ranked by score per metre
+        of street in the cell and flagged until the cells hold the coverage
+        share of street length, so grids and street units compare on one
+        basis. With ``tuned``, ``methods`` also holds ``naive_tuned_units``: the naive
+        baseline on the unit length tuning chose at each cut, the fair
+        comparison for it (finer units alone raise PAI).
     """
     unknown = [m for m in methods if m not in (*SEGMENT_METHODS, *GRID_METHODS, "tuned")]
     if unknown:
@@ -599,16 +648,29 @@ def backtest(
     if "tuned" in methods and not tuning_units:
         msg = "backtest: the 'tuned' method needs tuning_units (street units by unit length)."
         raise ValueError(msg)
+    if streets is None and set(methods) - set(GRID_METHODS):
+        msg = (
+            f"Without a street network only grid methods can run ({', '.join(GRID_METHODS)}), "
+            f"not {sorted(set(methods) - set(GRID_METHODS))}; give a network for the others."
+        )
+        raise ValueError(msg)
     last = pd.Timestamp(cut)
     cut_dates = [last - pd.Timedelta(days=horizon_days * i) for i in range(cuts)][::-1]
     rng = np.random.default_rng(seed)
     offsets = [(0.0, 0.0)] + [
         tuple(rng.uniform(0, params.cell_size, 2)) for _ in range(max(0, grid_origins - 1))
     ]
-    grids = [grid_units(streets, cell_size=params.cell_size, offset=o) for o in offsets]
+    area = streets if streets is not None else incidents.geometry
+    grids = [grid_units(area, cell_size=params.cell_size, offset=o) for o in offsets]
     t = pd.to_datetime(incidents["received_at"])
     # snap every incident once per unit system; each cut takes its slice
-    on_streets = streets.assign(incidents.geometry)
+    on_streets = (
+        streets.assign(incidents.geometry)
+        if streets is not None
+        else np.full(len(incidents), -1, dtype=np.int64)
+    )
+    if streets is not None and len(incidents):
+        _check_placed(on_streets, len(incidents))
     on_tuning: dict[float, npt.NDArray[np.int64]] = {}
     runs: dict[str, list[dict[str, float | None]]] = {m: [] for m in methods}
     choices: list[dict[str, Any]] = []
@@ -628,7 +690,7 @@ def backtest(
             continue
         used_cuts.append(str(c.date()))
         tr_units, te_units = on_streets[in_train], on_streets[in_test]
-        n = len(streets.units)
+        n = len(streets.units) if streets is not None else 0
         tr_counts = np.bincount(tr_units[tr_units >= 0], minlength=n)
         te_counts = np.bincount(te_units[te_units >= 0], minlength=n)
         prior = incidents.loc[in_prior]
@@ -663,23 +725,26 @@ def backtest(
                     scores = segment_scores(train, st, at=c, params=p, assigned=snapped[in_train])
                 a_tr, a_te = snapped[in_train], snapped[in_test]
                 k = len(st.units)
-                runs[m].append(
-                    _metrics(
-                        scores,
-                        st.lengths,
-                        np.bincount(a_tr[a_tr >= 0], minlength=k),
-                        np.bincount(a_te[a_te >= 0], minlength=k),
-                        coverages,
-                    )
+                tr_k = np.bincount(a_tr[a_tr >= 0], minlength=k)
+                te_k = np.bincount(a_te[a_te >= 0], minlength=k)
+                runs[m].append(_metrics(scores, st.lengths, tr_k, te_k, coverages))
+                # finer units alone raise PAI: the fair baseline for the tuned
+                # method is the naive one on the units it chose
+                naive_here = segment_scores(
+                    prior, st, method="naive", at=c, assigned=snapped[in_prior]
+                )
+                runs.setdefault("naive_tuned_units", []).append(
+                    _metrics(naive_here, st.lengths, tr_k, te_k, coverages)
                 )
                 choices.append({"cut": str(c.date()), **choice})
             elif m in SEGMENT_METHODS:
+                assert streets is not None
                 scores = segment_scores(
                     fit_on, streets, method=m, at=c, params=params, assigned=on_streets[fit_mask]
                 )
                 runs[m].append(_metrics(scores, streets.lengths, tr_counts, te_counts, coverages))
             else:
-                per_origin = []
+                per_origin, by_length = [], []
                 # one clustering per cut, whatever the grid origin
                 clustered = cluster_incidents(fit_on, seed=seed) if m == "hdbscan" else None
                 for g in grids:
@@ -688,16 +753,24 @@ def backtest(
                     )
                     gtr, gte = g.assign(train.geometry), g.assign(test.geometry)
                     k = len(g.active)
-                    per_origin.append(
-                        _metrics(
-                            scores,
-                            g.sizes,
-                            np.bincount(gtr[gtr >= 0], minlength=k),
-                            np.bincount(gte[gte >= 0], minlength=k),
-                            coverages,
+                    gtr_k = np.bincount(gtr[gtr >= 0], minlength=k)
+                    gte_k = np.bincount(gte[gte >= 0], minlength=k)
+                    per_origin.append(_metrics(scores, g.sizes, gtr_k, gte_k, coverages))
+                    if g.street_length is not None:
+                        # the same cells, flagged until they hold the share of street
+                        # length: comparable with the street methods
+                        by_length.append(
+                            _metrics(
+                                scores / np.maximum(g.street_length, 1.0),
+                                g.street_length,
+                                gtr_k,
+                                gte_k,
+                                coverages,
+                            )
                         )
-                    )
                 runs[m].append(_mean(per_origin))
+                if by_length:
+                    runs.setdefault(f"{m}_by_length", []).append(_mean(by_length))
     if not used_cuts:
         msg = (
             "No cut date has both training and test incidents: check --cut, --cuts and "
@@ -713,9 +786,11 @@ def backtest(
         "grid_origins": len(grids),
         "methods": {},
     }
-    for m in methods:
-        summary = _mean(runs[m])
+    for m, rows in runs.items():
+        summary = _mean(rows)
         summary["basis"] = "area" if m in GRID_METHODS else "street_length"  # type: ignore[assignment]
+        if m.endswith("_by_length"):
+            summary["basis"] = "street_length_in_cells"  # type: ignore[assignment]
         out["methods"][m] = summary
     if choices:
         out["tuned_choices"] = choices
@@ -845,6 +920,8 @@ def find_hotspots(
     else:
         msg = f"Unknown method {method!r}; use one of {SEGMENT_METHODS + GRID_METHODS}."
         raise ValueError(msg)
+    if method != "hdbscan":
+        _check_placed(unit_of, len(incidents))
     flagged = np.flatnonzero(evaluate.select_coverage(scores, sizes, coverage))
     order = flagged[np.lexsort((flagged, -scores[flagged]))]
     out = frame.iloc[order].reset_index(drop=True)
@@ -882,6 +959,19 @@ def find_hotspots(
     out.attrs["coverage"] = coverage
     log.info("%s hotspots: %d units flagged at %.0f%% coverage", method, len(out), coverage * 100)
     return out
+
+
+def _check_placed(unit_of: npt.NDArray[np.int64], n: int) -> None:
+    """Raise when no incident falls on the units; warn when some do not."""
+    placed = int((unit_of >= 0).sum())
+    if placed == 0:
+        msg = (
+            f"None of the {n:,} incidents lies on this network's streets (within 100 m) or "
+            "in its grid: check that the network covers the incidents' area (same city)."
+        )
+        raise ValueError(msg)
+    if placed < n:
+        log.warning("%d of %d incidents lie off this network's streets; left out", n - placed, n)
 
 
 def _describe(

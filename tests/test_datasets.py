@@ -44,7 +44,7 @@ def test_columns_and_row_alignment(sample: synthetic.SampleCad) -> None:
     cad, truth = sample.cad, sample.truth
     assert tuple(cad.columns) == synthetic.CAD_COLUMNS
     assert tuple(truth.columns) == synthetic.TRUTH_COLUMNS
-    assert 20_000 <= len(cad) <= 40_000
+    assert 3_000 <= len(cad) <= 4_500
     assert (cad["incident_id"] == truth["incident_id"]).all()
     assert cad["incident_id"].is_unique
     received = pd.to_datetime(cad["received_at"])
@@ -57,6 +57,50 @@ def test_columns_and_row_alignment(sample: synthetic.SampleCad) -> None:
     assert received.max() < pd.Timestamp("2026-01-01")
     assert set(cad["priority"]) <= {1, 2, 3, 4, 5}
     assert set(cad["beat"]) == {"1A", "1B", "2A", "2B", "3A", "3B"}
+
+
+def test_default_density(sample: synthetic.SampleCad, helsinki_net: network.StreetNetwork) -> None:
+    """CALLS_PER_KM_MONTH calls a month per km of named street, plus near repeats."""
+    km = network.street_segments(helsinki_net.walk)["length"].sum() / 1000.0
+    first_calls = (~sample.truth["near_repeat"].astype(bool)).sum()
+    per_km_month = first_calls / 12 / km
+    # seasonality averages out over a year; Poisson noise on ~3,500 calls is under 2%
+    assert per_km_month == pytest.approx(synthetic.CALLS_PER_KM_MONTH, rel=0.08)
+
+
+def test_hotspots_spill_onto_neighbouring_segments(
+    sample: synthetic.SampleCad, helsinki_net: network.StreetNetwork
+) -> None:
+    """With a reach, a hotspot troubles a stretch of street, not only its centre segment."""
+
+    def on_centre(s: synthetic.SampleCad) -> float:
+        planted = s.hotspots[s.hotspots["kind"] != "flare"]
+        centre = dict(zip(planted["hotspot_id"], planted["segment_id"], strict=True))
+        t = s.truth[s.truth["hotspot_id"].isin(centre)]
+        return float((t["segment_id"] == t["hotspot_id"].map(centre)).mean())
+
+    assert on_centre(sample) == 1.0  # the default: no reach
+    spread = synthetic.generate_cad(helsinki_net, months=3, seed=1, hotspot_reach=150.0)
+    assert 0.1 < on_centre(spread) < 0.9
+
+
+def test_flares_last_one_month(
+    sample: synthetic.SampleCad, helsinki_net: network.StreetNetwork
+) -> None:
+    flares = sample.hotspots[sample.hotspots["kind"] == "flare"]
+    n_segments = len(network.street_segments(helsinki_net.walk))
+    assert len(flares) == 12 * round(0.01 * n_segments)  # 1% of segments a month
+    month = pd.to_datetime(sample.cad["received_at"]).dt.strftime("%Y-%m")
+    for _, f in flares.head(10).iterrows():
+        rows = sample.truth["hotspot_id"] == f["hotspot_id"]
+        # a flare's calls fall in its month (near repeats may spill into the next)
+        assert (month[rows & ~sample.truth["near_repeat"].astype(bool)] == f["onset_month"]).all()
+
+
+def test_junk_rows_carry_no_hotspot(sample: synthetic.SampleCad) -> None:
+    junk = sample.truth["location_type"] == "junk"
+    assert junk.sum() > 0
+    assert (sample.truth.loc[junk, "hotspot_id"] == "").all()
 
 
 def test_call_types_come_from_the_taxonomy(sample: synthetic.SampleCad) -> None:
@@ -105,8 +149,14 @@ def test_emerging_and_fading_hotspots_change_over_time(sample: synthetic.SampleC
             assert (after > before) if rising else (after < before)
 
 
-def test_time_profiles_by_call_type(sample: synthetic.SampleCad) -> None:
-    cad = sample.cad
+@pytest.fixture(scope="module")
+def dense(helsinki_net: network.StreetNetwork) -> synthetic.SampleCad:
+    """A busier city: enough calls of every type for their profiles to show."""
+    return synthetic.generate_cad(helsinki_net, months=12, seed=1, calls_per_month=2500)
+
+
+def test_time_profiles_by_call_type(dense: synthetic.SampleCad) -> None:
+    cad = dense.cad
     t = pd.to_datetime(cad["received_at"])
     hour, weekday, month = t.dt.hour, t.dt.day_of_week, t.dt.month
     noise = cad["call_type_code"] == "NOIS"

@@ -83,3 +83,29 @@ def test_select_coverage_rejects_bad_arguments(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         ev.select_coverage(scores, sizes, coverage)
+
+
+def test_recovery_of_planted_hotspots() -> None:
+    import geopandas as gpd  # noqa: PLC0415
+    import shapely  # noqa: PLC0415
+
+    crs = "EPSG:32635"
+    planted = gpd.GeoSeries(
+        [shapely.LineString([(0, 0), (100, 0)]), shapely.LineString([(0, 500), (100, 500)])],
+        crs=crs,
+    )
+    found = gpd.GeoSeries(
+        [
+            shapely.LineString([(20, 0), (60, 0)]),  # on the first
+            shapely.LineString([(100, 0), (100, 40)]),  # touches its corner
+            shapely.LineString([(0, 300), (100, 300)]),  # 200 m from both
+        ],
+        crs=crs,
+    )
+    got = ev.recovery(found, planted, tolerance=1.0)
+    assert got == {"precision": 2 / 3, "recall": 0.5, "found": 3, "planted": 2}
+    assert ev.recovery(found, planted, tolerance=200.0)["recall"] == 1.0
+    empty = ev.recovery(found.iloc[:0], planted)
+    assert (empty["precision"], empty["recall"]) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="project one"):
+        ev.recovery(found.to_crs(4326), planted)

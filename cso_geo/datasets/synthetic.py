@@ -11,6 +11,10 @@ What makes it realistic (see the project's domain notes):
 - calls concentrate on few street segments (Weisburd's law: about half the
   calls on 3-6% of segments), through persistent hotspots plus ones that
   emerge or fade during the period, over a heavy-tailed background;
+- every month some segments flare up for that month only (a party house, a
+  dumped car), the noise that makes last month's counts a poor forecast;
+- the default density (`CALLS_PER_KM_MONTH`) is that of a busy downtown, so a
+  hotspot sees a handful of calls a month, not dozens;
 - each call type keeps its own hour-of-day and day-of-week profile and season;
 - near-repeat bursts: some calls are followed by more of the same type on the
   same or an adjacent segment within hours or days;
@@ -34,8 +38,10 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 from pyproj import Transformer
+from scipy.sparse import csgraph
 
 from cso_geo._io import atomic_path
 from cso_geo.network import StreetNetwork, street_segments
@@ -46,9 +52,11 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CAD_COLUMNS",
+    "CALLS_PER_KM_MONTH",
     "TRUTH_COLUMNS",
     "SampleCad",
     "generate_cad",
+    "hotspot_segments",
     "truth_path_for",
     "write_sample",
 ]
@@ -89,6 +97,16 @@ _JOINERS = ((" / ", 0.5), (" & ", 0.2), (" AND ", 0.2), (" AT ", 0.1))
 _UNITS = ("APT {n}", "#{n}", "UNIT {n}", "STE {n}")
 _LEADING_INT = re.compile(r"^\s*(\d+)")
 _PLAIN_HOUSENUMBER = r"\d+ ?[A-Za-z]?(?:-\d+ ?[A-Za-z]?)?"
+
+
+#: Default call density: CSO calls a month per km of named street. Sized for a
+#: busy downtown: a whole city sees a few calls per street-km a month, a
+#: centre several times that. Denser synthetic data makes every hotspot so
+#: loud that one month of counts already finds it, which no real series does.
+CALLS_PER_KM_MONTH = 12.5
+
+#: How much busier a one-month flare is than a planted hotspot of the same strength.
+FLARE_STRENGTH = 2.0
 
 
 @dataclass
@@ -150,10 +168,13 @@ def generate_cad(
     months: int = 12,
     start: str | date = "2025-01-01",
     seed: int = 1,
-    calls_per_month: int = 2500,
+    calls_per_month: int | None = None,
     taxonomy: Taxonomy | None = None,
     block_size: int | None = None,
-    hotspot_share: float = 0.5,
+    hotspot_share: float = 0.6,
+    hotspot_reach: float = 0.0,
+    hotspot_drift: float = 0.8,
+    flares_per_month: float = 0.01,
     typo_share: float = 0.02,
     junk_share: float = 0.01,
 ) -> SampleCad:
@@ -170,14 +191,26 @@ def generate_cad(
     seed
         Same seed, same network and same options give an identical export.
     calls_per_month
-        Mean number of calls in a month before seasonality.
+        Mean number of calls in a month before seasonality; by default
+        `CALLS_PER_KM_MONTH` for every km of named street.
     taxonomy
         Call types with shares and profiles; the built-in one by default.
     block_size
         House-number block width for ``N00 BLOCK OF`` addresses; by default
         100 where house numbers run into the hundreds (US-style), else 10.
     hotspot_share
-        Share of the calls that come from hotspot segments.
+        Share of the calls that come from hotspots.
+    hotspot_reach
+        Metres along the streets over which a hotspot's calls spill from its
+        centre segment onto neighbouring ones, fading linearly (a bar strip,
+        a park or a transit stop troubles a stretch of street, not one block).
+    hotspot_drift
+        Month-to-month variation (lognormal sigma) of where inside its reach a
+        hotspot's calls fall: the problem corner moves, the area stays.
+    flares_per_month
+        Share of segments that flare up for one month only (a party house, a
+        dumped car, a week of graffiti), kind ``flare`` in the hotspot table:
+        the noise a prior-month baseline chases.
     typo_share, junk_share
         Shares of rows with a typo in the street name and of unlocatable rows.
 
@@ -190,8 +223,17 @@ def generate_cad(
     if months < 1:
         msg = f"months must be at least 1, not {months}."
         raise ValueError(msg)
+    segments = street_segments(network.walk)
+    if calls_per_month is None:
+        calls_per_month = max(1, round(CALLS_PER_KM_MONTH * segments["length"].sum() / 1000.0))
     if calls_per_month < 1:
         msg = f"calls_per_month must be at least 1, not {calls_per_month}."
+        raise ValueError(msg)
+    if hotspot_reach < 0 or hotspot_drift < 0 or flares_per_month < 0:
+        msg = (
+            f"hotspot_reach, hotspot_drift and flares_per_month must not be negative, not "
+            f"{hotspot_reach}, {hotspot_drift} and {flares_per_month}."
+        )
         raise ValueError(msg)
     for label, share in (
         ("hotspot_share", hotspot_share),
@@ -210,7 +252,6 @@ def generate_cad(
         shares = np.ones(len(types))
     shares /= shares.sum()
 
-    segments = street_segments(network.walk)
     n_seg = len(segments)
     addresses = network.addresses.sort_values(["osm_type", "osmid"], kind="stable")
     addresses = addresses.reset_index(drop=True)
@@ -242,12 +283,21 @@ def generate_cad(
     n_fade = max(2, round(0.01 * n_seg))
     pick_w = 1.0 + np.array([len(a) for a in seg_addrs], dtype=float)
     pick_w /= pick_w.sum()
-    n_hot = min(n_seg, n_persist + n_emerge + n_fade)
+    n_flare = max(1, round(flares_per_month * n_seg)) if flares_per_month > 0 else 0
+    n_hot = min(n_seg, n_persist + n_emerge + n_fade + n_flare * months)
     hot_idx = rng.choice(n_seg, size=n_hot, replace=False, p=pick_w)
-    kinds = (["persistent"] * n_persist + ["emerging"] * n_emerge + ["fading"] * n_fade)[:n_hot]
+    kinds = (
+        ["persistent"] * n_persist
+        + ["emerging"] * n_emerge
+        + ["fading"] * n_fade
+        + ["flare"] * (n_flare * months)
+    )[:n_hot]
     hot_cat = rng.choice(len(cso_cats), size=n_hot, p=cat_share)
     hot_strength = rng.lognormal(0.0, 0.4, n_hot)
     onset = rng.integers(max(1, months // 4), max(2, months - max(1, months // 4)) + 1, n_hot)
+    # flares come n_flare a month, each for its month only
+    is_flare = np.array([k == "flare" for k in kinds])
+    onset[is_flare] = np.arange(int(is_flare.sum())) // max(n_flare, 1)
     intensity = np.zeros((months, n_hot))
     for j, kind in enumerate(kinds):
         for m in range(months):
@@ -255,6 +305,8 @@ def generate_cad(
                 level = 1.0
             elif kind == "emerging":
                 level = float(np.clip((m - onset[j] + 1) / 2.0, 0.0, 1.0))
+            elif kind == "flare":
+                level = FLARE_STRENGTH if m == onset[j] else 0.0
             else:
                 level = 1.0 if m < onset[j] else 0.5 ** (m - onset[j] + 1)
             intensity[m, j] = level * hot_strength[j] * rng.lognormal(0.0, 0.15)
@@ -276,14 +328,26 @@ def generate_cad(
         }
     )
 
+    # each hotspot's reach: its centre segment and the segments around it,
+    # weighted by how far along the streets they lie (a sparse n_hot x n_seg matrix)
+    reach = _hotspot_reach(segments, network.walk, hot_idx, hotspot_reach)
+    # which hotspot a call on a segment belongs to: the one weighing most there
+    hot_of_seg = np.full(n_seg, -1, dtype=np.int64)
+    dense = reach.toarray()
+    covered = dense.max(axis=0) > 0
+    hot_of_seg[covered] = dense[:, covered].argmax(axis=0)
+    hot_of_seg[hot_idx] = np.arange(n_hot)
+
     # ---- when and what ---------------------------------------------------- #
     rows_seg: list[npt.NDArray[np.int64]] = []
     rows_type: list[npt.NDArray[np.int64]] = []
     rows_time: list[npt.NDArray[np.int64]] = []
     rows_hot: list[npt.NDArray[np.int64]] = []
-    hot_of_seg = np.full(n_seg, -1, dtype=np.int64)
-    hot_of_seg[hot_idx] = np.arange(n_hot)
     for m in range(months):
+        # where inside its reach each hotspot's calls fall this month
+        drift = reach.copy()
+        drift.data = drift.data * rng.lognormal(0.0, hotspot_drift, drift.nnz)
+        drift = sp.diags(1.0 / np.asarray(drift.sum(axis=1)).ravel()) @ drift
         month_start = _add_months(start_day, m)
         n_days = calendar.monthrange(month_start.year, month_start.month)[1]
         for ti, ct in enumerate(types):
@@ -294,8 +358,7 @@ def generate_cad(
             if n_calls == 0:
                 continue
             affinity = np.where(np.array([cso_cats[c] for c in hot_cat]) == ct.category, 1.0, 0.12)
-            hot_w = np.zeros(n_seg)
-            hot_w[hot_idx] = intensity[m] * affinity
+            hot_w = np.asarray(drift.T @ (intensity[m] * affinity), dtype=float)
             p = background
             if hot_w.sum() > 0:
                 p = (1.0 - hotspot_share) * background + hotspot_share * hot_w / hot_w.sum()
@@ -461,6 +524,13 @@ def generate_cad(
         columns=list(CAD_COLUMNS),
     )
     hot_row = hot_of_seg[seg_arr]
+    # a flare owns its segment's calls in its own month only
+    call_month = np.asarray(
+        (received.year - start_day.year) * 12 + received.month - start_day.month, dtype=np.int64
+    )
+    flare_row = (hot_row >= 0) & is_flare[np.maximum(hot_row, 0)]
+    hot_row[flare_row & (call_month != onset[np.maximum(hot_row, 0)])] = -1
+    hot_row[junk] = -1  # an unlocatable call is nobody's hotspot
     truth = pd.DataFrame(
         {
             "incident_id": cad["incident_id"],
@@ -555,6 +625,48 @@ def _nearest_cross(
     return out
 
 
+def _hotspot_reach(
+    segments: gpd.GeoDataFrame, G: nx.MultiDiGraph, centres: npt.NDArray[np.int64], reach: float
+) -> sp.csr_matrix:
+    """Weight of every segment in each hotspot: 1 at the centre, fading to 0 at `reach` metres.
+
+    The distance between two segments is the walk along the streets from the
+    middle of one to the middle of the other.
+    """
+    n_seg = len(segments)
+    rows, cols, vals = [], [], []
+    lengths = segments["length"].to_numpy(dtype=float)
+    if reach > 0:
+        nodes = list(G.nodes)
+        pos = {n: i for i, n in enumerate(nodes)}
+        lengths_uv = nx.to_scipy_sparse_array(
+            G.to_undirected(as_view=False), nodelist=nodes, weight="length", format="csr"
+        )
+        seg_u = np.array([pos[int(u)] for u in segments["u"]])
+        seg_v = np.array([pos[int(v)] for v in segments["v"]])
+        ends = np.unique(np.concatenate([seg_u[centres], seg_v[centres]]))
+        dist = csgraph.dijkstra(
+            sp.csr_matrix(lengths_uv), directed=False, indices=ends, limit=reach + lengths.max()
+        )
+        row_of = {int(e): i for i, e in enumerate(ends)}
+    for j, c in enumerate(centres.tolist()):
+        rows.append(j)
+        cols.append(c)
+        vals.append(1.0)
+        if reach <= 0:
+            continue
+        du, dv = dist[row_of[int(seg_u[c])]], dist[row_of[int(seg_v[c])]]
+        # centre middle -> each node, then node -> the other segment's middle
+        to_node = np.minimum(du, dv) + lengths[c] / 2.0
+        d = np.minimum(to_node[seg_u], to_node[seg_v]) + lengths / 2.0
+        near = np.flatnonzero(d < reach)
+        near = near[near != c]
+        rows.extend([j] * len(near))
+        cols.extend(near.tolist())
+        vals.extend((1.0 - d[near] / reach).tolist())
+    return sp.csr_matrix((vals, (rows, cols)), shape=(len(centres), n_seg))
+
+
 def _segment_neighbours(segments: gpd.GeoDataFrame) -> list[list[int]]:
     by_node: dict[int, list[int]] = {}
     for i, (u, v) in enumerate(zip(segments["u"], segments["v"], strict=True)):
@@ -643,6 +755,24 @@ def _typo(rng: np.random.Generator, text: str) -> str:
 # --------------------------------------------------------------------------- #
 # writing
 # --------------------------------------------------------------------------- #
+def hotspot_segments(hotspots: pd.DataFrame, network: StreetNetwork) -> gpd.GeoDataFrame:
+    """The planted hotspots of a `SampleCad` with their segment geometry (walk graph CRS).
+
+    For scoring hotspot methods against the generator's truth, e.g. with
+    `cso_geo.evaluate.recovery`.
+    """
+    segments = street_segments(network.walk)
+    merged = hotspots.merge(segments[["segment_id", "geometry"]], on="segment_id", how="left")
+    if merged["geometry"].isna().any():
+        missing = merged.loc[merged["geometry"].isna(), "segment_id"].tolist()[:3]
+        msg = (
+            f"hotspot_segments: segments {missing} are not in this network; pass the network "
+            "the sample was generated on."
+        )
+        raise ValueError(msg)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=segments.crs)
+
+
 def truth_path_for(path: str | Path) -> Path:
     """Where the truth file of a CAD export lives: ``X.csv`` -> ``X.truth.csv``."""
     p = Path(path)
