@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench bench-network bench-geocode bench-hotspots sample clean venv
+.PHONY: demo test lint typecheck pytest bench bench-network bench-geocode bench-hotspots bench-accuracy bench-maps bench-routes sample clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks print their figures; they are never part of `make test`.
-bench: bench-network bench-geocode bench-hotspots
+bench: bench-network bench-geocode bench-hotspots bench-accuracy bench-maps bench-routes
 
 bench-network: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_network.py
@@ -44,6 +44,16 @@ bench-geocode: $(STAMP)
 
 bench-hotspots: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_hotspots.py
+
+## Hotspot accuracy (PAI/PEI against the naive baseline, recovery of planted hotspots, SF).
+bench-accuracy: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_hotspot_accuracy.py
+
+bench-maps: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_maps.py
+
+bench-routes: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_routes.py
 
 ## Regenerate the committed sample CAD export byte-identically.
 sample: $(STAMP)

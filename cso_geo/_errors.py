@@ -52,3 +52,11 @@ class ReconciliationError(CsoGeoError, RuntimeError):
 
 class DownloadError(CsoGeoError, ConnectionError):
     """An online source (Overpass, Nominatim) could not be reached."""
+
+
+class InfeasibleError(CsoGeoError, ValueError):
+    """A request no plan can satisfy (zero-length shift, a point off the network, ...)."""
+
+
+class ConfigError(CsoGeoError, ValueError):
+    """A run configuration has an unknown key or a value outside the allowed ones."""

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from cso_geo import __version__, hotspots, ingest, pipeline
+from cso_geo import __version__, hotspots, ingest, pipeline, routes
 from cso_geo._errors import CsoGeoError
 from cso_geo.network import StreetNetwork
 
@@ -165,7 +165,10 @@ def sample(
     months: Annotated[int, typer.Option(help="Months of calls.", min=1)] = 12,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same file.")] = 1,
     start: Annotated[str, typer.Option(help="First month, YYYY-MM-DD.")] = "2025-01-01",
-    calls_per_month: Annotated[int, typer.Option(help="Mean calls a month.", min=1)] = 2500,
+    calls_per_month: Annotated[
+        int | None,
+        typer.Option(help="Mean calls a month; by default 12.5 per km of named street.", min=1),
+    ] = None,
 ) -> None:
     """Generate a synthetic CAD export on a network's real streets and addresses.
 
@@ -367,7 +370,7 @@ def _params(bandwidth: float, half_life: float, cell_size: float) -> hotspots.Me
     return hotspots.MethodParams(
         bandwidth=bandwidth,
         half_life_days=half_life or None,
-        kde_bandwidth=bandwidth if bandwidth > 0 else cell_size / 2,
+        kde_bandwidth=bandwidth if bandwidth > 0 else hotspots.MethodParams().kde_bandwidth,
         cell_size=cell_size,
     )
 
@@ -398,17 +401,19 @@ def hotspots_cmd(
         float, typer.Option("--coverage", help="Share of street length (or area) to flag.")
     ] = 0.05,
     unit_length: UnitLength = 100.0,
-    bandwidth: Bandwidth = 150.0,
-    half_life: HalfLife = 90.0,
+    bandwidth: Bandwidth = 0.0,
+    half_life: HalfLife = 180.0,
     cell_size: Annotated[float, typer.Option("--cell-size", help="Grid cell in metres.")] = 150.0,
     tuned: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--tuned",
+            "--tuned/--no-tuned",
             help="Choose unit length, bandwidth and half-life (or the naive baseline) by "
-            "backtest on the incidents' own history.",
+            "backtest on the incidents' own history. On by default for --method segment, so "
+            "the default never does worse than the naive baseline; --no-tuned uses "
+            "--unit-length, --bandwidth and --half-life as given.",
         ),
-    ] = False,
+    ] = None,
 ) -> None:
     """Find quality-of-life hotspots on street segments or a grid.
 
@@ -437,7 +442,7 @@ def hotspots_cmd(
                 unit_length=unit_length,
                 coverage=coverage,
                 params=_params(bandwidth, half_life, cell_size),
-                tuned=tuned,
+                tuned=(method == "segment") if tuned is None else tuned,
             ),
         )
     if "tuning" in found.attrs:
@@ -479,21 +484,38 @@ def evaluate_cmd(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the full report as JSON.")
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Without a network: read GEOCODED as an export with coordinates, with this "
+            "column profile (e.g. sf_police).",
+        ),
+    ] = None,
     unit_length: UnitLength = 100.0,
-    bandwidth: Bandwidth = 150.0,
-    half_life: HalfLife = 90.0,
+    bandwidth: Bandwidth = 0.0,
+    half_life: HalfLife = 180.0,
     cell_size: Annotated[float, typer.Option("--cell-size", help="Grid cell in metres.")] = 150.0,
 ) -> None:
     """Backtest the hotspot methods against the naive baseline (PAI, PEI, RRI).
 
+    Without --osm/--network only the grid methods run, on any export that
+    carries coordinates (read with --profile).
+
     Example: cso-geo evaluate calls.gpkg --osm helsinki --cut 2025-12-01
     --cuts 3 --horizon 30D --json eval.json
+
+    Example: cso-geo evaluate sf.csv --profile sf_police --cut 2016-04-01 --cuts 2
     """
     with _user_errors():
         levels = _parse_floats(coverage, "--coverage")
-        net = _step(
-            "Loading street network",
-            lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+        net = (
+            None
+            if osm is None and network_dir is None
+            else _step(
+                "Loading street network",
+                lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+            )
         )
         report = _step(
             "Backtesting",
@@ -507,6 +529,7 @@ def evaluate_cmd(
                 unit_length=unit_length,
                 params=_params(bandwidth, half_life, cell_size),
                 json_out=json_out,
+                profile=profile,
             ),
         )
     _print_backtest(report)
@@ -533,6 +556,260 @@ def _print_backtest(report: dict[str, Any]) -> None:
             "-" if rri is None else f"{rri:.2f}",
         )
     out.print(table)
+
+
+@app.command("routes")
+def routes_cmd(
+    beats_file: Annotated[
+        Path, typer.Option("--beats", help="Beats (.gpkg, layer 'beats' with beat_id).")
+    ],
+    hotspots_file: Annotated[
+        Path, typer.Option("--hotspots", help="Hotspots from `cso-geo hotspots` (.gpkg).")
+    ],
+    shift: Annotated[
+        str, typer.Option("--shift", help="'YYYY-MM-DD HH:MM-HH:MM' (may wrap past midnight).")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the route files.")],
+    osm: OsmOpt = None,
+    network_dir: NetworkOpt = None,
+    beat: Annotated[str, typer.Option("--beat", help="A beat_id, or 'all'.")] = "all",
+    mode: Annotated[str, typer.Option("--mode", help="foot or drive.")] = "foot",
+    start: Annotated[
+        str | None, typer.Option("--start", help="Start LON,LAT (default: the beat's centre).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="End LON,LAT (default: the start).")
+    ] = None,
+    dwell: Annotated[
+        float, typer.Option("--dwell", help="Minutes at each hotspot (10-16).")
+    ] = 15.0,
+    coverage: Annotated[
+        bool, typer.Option("--coverage", help="Walk every street of the beat (foot only).")
+    ] = False,
+    breaks: Annotated[
+        list[str] | None,
+        typer.Option("--break", help="A break as HH:MM/MINUTES, e.g. 12:00/30 (repeatable)."),
+    ] = None,
+    shift_hours_only: Annotated[
+        bool,
+        typer.Option("--shift-hours-only", help="Only hotspots with calls in the shift's hours."),
+    ] = False,
+    avoid_street: Annotated[
+        list[str] | None, typer.Option("--avoid-street", help="Street name to avoid (repeatable).")
+    ] = None,
+    require_street: Annotated[
+        list[str] | None,
+        typer.Option("--require-street", help="Street name to visit (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+) -> None:
+    """Plan foot or vehicle patrol routes per beat for one shift.
+
+    Writes per route <route_id>.geojson, .gpx, .html (printable sheet) and
+    .json (summary), and routes.json with all summaries.
+
+    Example: cso-geo routes --beats beats.gpkg --hotspots hotspots.gpkg --osm helsinki
+    --beat all --shift "2025-12-01 08:00-16:00" --mode foot --out routes/
+    """
+    with _user_errors():
+        start_pt = _lonlat(start, "--start")
+        end_pt = _lonlat(end, "--end")
+        break_list = [_break(b) for b in breaks or []]
+        net = _step(
+            "Loading street network",
+            lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+        )
+        summaries = _step(
+            "Planning routes",
+            lambda: pipeline.routes_file(
+                beats_file,
+                hotspots_file,
+                out_dir,
+                network=net,
+                shift=shift,
+                beat=beat,
+                mode=mode,
+                start=start_pt,
+                end=end_pt,
+                dwell=dwell,
+                coverage=coverage,
+                breaks=break_list,
+                shift_hours_only=shift_hours_only,
+                avoid_streets=avoid_street or [],
+                require_streets=require_street or [],
+            ),
+        )
+    if as_json:
+        out.print_json(json.dumps(summaries))
+        return
+    table = Table(title=f"Routes for {shift} ({mode})")
+    for col in ("route", "stops", "km", "min", "risk covered", "feasible"):
+        table.add_column(col, justify="left" if col == "route" else "right")
+    for s in summaries:
+        n_stops = sum(1 for st in s.get("stops", []) if st["kind"] == "stop")
+        table.add_row(
+            rich.markup.escape(s["route_id"]),
+            str(n_stops),
+            f"{s.get('distance_km', 0.0):.1f}",
+            f"{s.get('duration_min', 0.0):.0f}",
+            f"{s.get('risk_covered', 0.0):.3g} / {s.get('risk_available', 0.0):.3g}",
+            "yes" if s["feasible"] else "no",
+        )
+    out.print(table)
+    for s in summaries:
+        for w in s.get("warnings", []):
+            console.print(
+                f"[yellow]{rich.markup.escape(s['route_id'])}:[/] {rich.markup.escape(w)}"
+            )
+    out.print(f"{len(summaries)} routes written to {out_dir}")
+
+
+def _lonlat(text: str | None, flag: str) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    values = _parse_floats(text, flag)
+    if len(values) != 2:
+        msg = f"{flag} takes LON,LAT (two numbers), not {text!r}."
+        raise ValueError(msg)
+    return values[0], values[1]
+
+
+def _break(text: str) -> routes.Break:
+    at, _, minutes = text.partition("/")
+    try:
+        return routes.Break(at.strip(), float(minutes) if minutes else 30.0)
+    except ValueError:
+        msg = f"--break takes HH:MM/MINUTES (e.g. 12:00/30), not {text!r}."
+        raise ValueError(msg) from None
+
+
+@app.command("beats")
+def beats_cmd(
+    geocoded: Annotated[Path, typer.Argument(help="Geocoded incidents from `cso-geo geocode`.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Beats to write (.gpkg).")],
+    n: Annotated[int, typer.Option("--n", help="Number of beats.")] = 6,
+    osm: OsmOpt = None,
+    network_dir: NetworkOpt = None,
+    shift: Annotated[
+        str | None,
+        typer.Option("--shift", help="Balance only this time of day, HH:MM-HH:MM."),
+    ] = None,
+    existing: Annotated[
+        Path | None,
+        typer.Option("--existing", help="Today's beats (GeoPackage/GeoJSON polygons) to compare."),
+    ] = None,
+    station: Annotated[
+        str | None,
+        typer.Option("--station", help="LON,LAT of a station every beat must reach."),
+    ] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option("--max-minutes", help="Time limit from --station.")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="foot or vehicle, for --max-minutes.")
+    ] = "vehicle",
+    method: Annotated[str, typer.Option("--method", help="power, grow or skater.")] = "power",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    unit_length: Annotated[
+        float, typer.Option("--unit-length", help="Longest street unit in metres.")
+    ] = 50.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Split the area into N contiguous, compact beats of equal workload.
+
+    Writes layers `beats` and `units` to --out and a JSON summary beside it
+    (imbalance, contiguity, compactness, workload per beat, a k-means baseline).
+
+    Example: cso-geo beats calls.gpkg --network net/ --n 6 --out beats.gpkg
+    """
+    with _user_errors():
+        lonlat = _parse_floats(station, "--station") if station else None
+        if lonlat is not None and len(lonlat) != 2:
+            msg = f"--station takes LON,LAT, not {station!r}."
+            raise ValueError(msg)
+        net = _step(
+            "Loading street network",
+            lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+        )
+        plan, paths = _step(
+            "Building beats",
+            lambda: pipeline.beats_file(
+                geocoded,
+                out_file,
+                network=net,
+                n=n,
+                shift=shift,
+                existing=existing,
+                station=(lonlat[0], lonlat[1]) if lonlat else None,
+                max_minutes=max_minutes,
+                mode=mode,
+                method=method,
+                seed=seed,
+                unit_length=unit_length,
+            ),
+        )
+    if as_json:
+        out.print_json(json.dumps(plan.summary))
+        return
+    table = Table(title=f"{n} beats ({method}), imbalance {plan.summary['imbalance']:.1%}")
+    for col in ("beat", "workload min", "street km", "units", "Polsby-Popper", "max km", "contig"):
+        table.add_column(col)
+    for row in plan.beats.itertuples():
+        table.add_row(
+            str(row.beat_id),
+            f"{row.workload:,.0f}",
+            f"{row.street_km:.1f}",
+            str(row.units),
+            f"{row.polsby_popper:.2f}",
+            f"{row.max_network_km:.2f}",
+            "yes" if row.contiguous else "NO",
+        )
+    out.print(table)
+    base = plan.summary["baseline"]
+    out.print(
+        f"k-means baseline: imbalance {base['imbalance']:.1%}, mean Polsby-Popper "
+        f"{base['mean_polsby_popper']:.2f}, all contiguous: {base['all_contiguous']}"
+    )
+    if "existing" in plan.summary:
+        ex = plan.summary["existing"]
+        out.print(
+            f"existing beats: imbalance {ex['imbalance']:.1%}, mean Polsby-Popper "
+            f"{ex['mean_polsby_popper']:.2f}; units changed: {plan.summary['units_changed']:,}"
+        )
+    out.print(f"beats written to {paths['beats']} and {paths['summary']}")
+
+
+@app.command("assign")
+def assign_cmd(
+    beats_path: Annotated[Path, typer.Option("--beats", help="Beats from `cso-geo beats`.")],
+    roster: Annotated[Path, typer.Option("--roster", help="Roster CSV: cso_id,shift,mode,skills.")],
+    shift: Annotated[str, typer.Option("--shift", help="The shift, HH:MM-HH:MM.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Assignments to write (.csv).")],
+    max_per_beat: Annotated[int, typer.Option("--max-per-beat", help="Most CSOs on one beat.")] = 2,
+) -> None:
+    """Assign the CSOs of one shift to beats, busiest beats first.
+
+    Example: cso-geo assign --beats beats.gpkg --roster roster.csv
+    --shift 08:00-16:00 --out assignments.csv
+    """
+    with _user_errors():
+        table, summary, paths = pipeline.assign_file(
+            beats_path, roster, out_file, shift=shift, max_per_beat=max_per_beat
+        )
+    view = Table(title=f"Shift {shift}: {summary['assigned']} of {summary['csos']} CSOs assigned")
+    for col in ("cso", "mode", "beat", "expected min", "skills"):
+        view.add_column(col)
+    for row in table.itertuples():
+        beat = str(row.beat_id) if row.status == "assigned" else ""
+        view.add_row(
+            str(row.cso_id), str(row.mode), beat, f"{row.expected_workload:.0f}", str(row.skills)
+        )
+    out.print(view)
+    uncovered = summary["uncovered_beats"]
+    out.print(
+        f"uncovered beats: {', '.join(map(str, uncovered)) if uncovered else 'none'}; "
+        f"written to {paths['assignments']} and {paths['summary']}"
+    )
 
 
 @app.command()
@@ -567,6 +844,187 @@ def _parse_floats(text: str, flag: str) -> list[float]:
     except ValueError:
         msg = f"{flag} takes numbers separated by commas, not {text!r}."
         raise ValueError(msg) from None
+
+
+# --- maps and the monthly report -----------------------------------------------------------------
+
+map_app = typer.Typer(
+    help="Interactive maps (self-contained HTML): analyst, supervisor and CSO shift maps.",
+    no_args_is_help=True,
+)
+app.add_typer(map_app, name="map")
+
+MapOut = Annotated[Path, typer.Option("--out", help="Map page to write (.html).")]
+PublicOpt = Annotated[
+    bool,
+    typer.Option(
+        "--public",
+        help="For residents: no incident points, addresses or CSO names; counts on hexagons "
+        "with at least 3 calls.",
+    ),
+]
+OfflineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--offline/--online",
+        help="Offline (default): every script inlined, no tiles. Online: CDN links and "
+        "optional OpenStreetMap tiles.",
+    ),
+]
+HotspotsOpt = Annotated[
+    Path | None, typer.Option("--hotspots", help="Hotspots from `cso-geo hotspots` (.gpkg).")
+]
+
+
+def _map(kind: str, out_file: Path, osm: str | None, network_dir: Path | None, **kw: Any) -> None:
+    with _user_errors():
+        net = (
+            _step(
+                "Loading street network",
+                lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+            )
+            if osm is not None or network_dir is not None
+            else None
+        )
+        path = _step(
+            f"Drawing the {kind} map",
+            lambda: pipeline.map_file(kind, out_file, network=net, **kw),
+        )
+    size = path.stat().st_size / 1e6
+    out.print(
+        f"{kind} map written to {path} ({size:.1f} MB, {'offline' if kw['offline'] else 'online'})"
+    )
+
+
+@map_app.command("analyst")
+def map_analyst(
+    geocoded: Annotated[Path, typer.Argument(help="Geocoded incidents from `cso-geo geocode`.")],
+    out_file: MapOut,
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    hotspots_file: HotspotsOpt = None,
+    public: PublicOpt = False,
+    offline: OfflineOpt = True,
+) -> None:
+    """Calls per hexagon (with time-of-day layers), incident clusters and hotspots by
+    method and category, coloured by trend.
+
+    Example: cso-geo map analyst calls.gpkg --network net/ --out analyst.html
+    """
+    _map(
+        "analyst",
+        out_file,
+        osm,
+        network_dir,
+        geocoded=geocoded,
+        hotspots=hotspots_file,
+        public=public,
+        offline=offline,
+    )
+
+
+@map_app.command("supervisor")
+def map_supervisor(
+    beats_file: Annotated[Path, typer.Option("--beats", help="Beats from `cso-geo beats`.")],
+    out_file: MapOut,
+    assignments: Annotated[
+        Path | None, typer.Option("--assignments", help="Assignments CSV from `cso-geo assign`.")
+    ] = None,
+    hotspots_file: HotspotsOpt = None,
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    public: PublicOpt = False,
+    offline: OfflineOpt = True,
+) -> None:
+    """Beats coloured by workload with their CSOs, and the hotspots on top.
+
+    Example: cso-geo map supervisor --beats beats.gpkg --assignments assignments.csv
+    --out supervisor.html
+    """
+    _map(
+        "supervisor",
+        out_file,
+        osm,
+        network_dir,
+        beats=beats_file,
+        assignments=assignments,
+        hotspots=hotspots_file,
+        public=public,
+        offline=offline,
+    )
+
+
+@map_app.command("shift")
+def map_shift(
+    route: Annotated[
+        Path,
+        typer.Option("--route", help="A route from `cso-geo routes` (.geojson, or its folder)."),
+    ],
+    out_file: MapOut,
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    public: PublicOpt = False,
+    offline: OfflineOpt = True,
+) -> None:
+    """One CSO's route: numbered stops with times and reasons, directions in a side panel.
+
+    Example: cso-geo map shift --route routes/beat-3_2025-12-01_0800-1600_foot.geojson
+    --out shift.html
+    """
+    _map("shift", out_file, osm, network_dir, route=route, public=public, offline=offline)
+
+
+@app.command("report")
+def report_cmd(
+    geocoded: Annotated[Path, typer.Argument(help="Geocoded incidents from `cso-geo geocode`.")],
+    month: Annotated[str, typer.Option("--month", help="The month, YYYY-MM.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the report into.")],
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    hotspots_file: HotspotsOpt = None,
+    beats_file: Annotated[
+        Path | None, typer.Option("--beats", help="Beats from `cso-geo beats`.")
+    ] = None,
+    backtest: Annotated[
+        Path | None, typer.Option("--backtest", help="backtest.json from `cso-geo evaluate`.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Monthly hotspot report for command staff: one self-contained HTML page with charts.
+
+    Example: cso-geo report calls.gpkg --month 2025-11 --osm helsinki --out reports/
+    """
+    with _user_errors():
+        net = (
+            _step(
+                "Loading street network",
+                lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
+            )
+            if osm is not None or network_dir is not None
+            else None
+        )
+        rep, paths = _step(
+            f"Writing the report of {month}",
+            lambda: pipeline.report_file(
+                geocoded,
+                month,
+                out_dir,
+                network=net,
+                hotspots=hotspots_file,
+                beats=beats_file,
+                backtest=backtest,
+            ),
+        )
+    if as_json:
+        out.print_json(json.dumps(rep.data))
+        return
+    calls = rep.data["calls"]
+    change = calls["change_vs_previous_pct"]
+    out.print(
+        f"{month}: {calls['total']:,} calls"
+        + ("" if change is None else f" ({change:+.1f}% vs previous month)")
+    )
+    out.print(f"report written to {paths['html']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

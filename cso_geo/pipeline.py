@@ -18,10 +18,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cso_geo import beats as beats_mod
+from cso_geo import evaluate, ingest, maps
 from cso_geo import geocode as geocode_mod
 from cso_geo import hotspots as hs
-from cso_geo import ingest, maps
-from cso_geo._errors import InputFileError
+from cso_geo import report as report_mod
+from cso_geo import routes as routes_mod
+from cso_geo._errors import CsoGeoError, InputFileError, InputFileNotFoundError
 from cso_geo._io import atomic_path as atomic_path_any
 from cso_geo._io import atomic_write_text, read_vector
 from cso_geo.datasets import synthetic
@@ -30,6 +33,7 @@ from cso_geo.network import (
     network_from_file,
     network_from_place,
     save_network,
+    utm_crs,
 )
 from cso_geo.network import (
     load_network as load_network_dir,
@@ -38,15 +42,21 @@ from cso_geo.network import (
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "assign_file",
+    "beats_file",
     "evaluate_file",
     "geocode_file",
     "hotspots_file",
     "ingest_file",
     "load_network",
     "make_sample",
+    "map_file",
     "output_paths",
     "parse_horizon",
+    "points_from_export",
     "read_geocoded",
+    "report_file",
+    "routes_file",
     "run_demo",
     "save_network",
     "study_area",
@@ -114,7 +124,7 @@ def make_sample(
     months: int = 12,
     seed: int = 1,
     start: str = "2025-01-01",
-    calls_per_month: int = 2500,
+    calls_per_month: int | None = None,
 ) -> tuple[Path, Path]:
     """Generate a synthetic CAD export for `network` and write it with its truth file."""
     sample = synthetic.generate_cad(
@@ -286,7 +296,17 @@ def find_tuned_or_plain(
     tuned: bool = False,
     horizon_days: int = 30,
 ) -> gpd.GeoDataFrame:
-    """`cso_geo.hotspots.find_hotspots`, after tuning on history when asked."""
+    """`cso_geo.hotspots.find_hotspots`, after tuning on history when asked.
+
+    Tuning chooses the street method's settings (or the naive baseline), so
+    it applies to ``method="segment"`` only.
+    """
+    if tuned and method != "segment":
+        msg = (
+            f"Tuning chooses the settings of the segment method, not of {method!r}: use "
+            "--method segment with --tuned, or --no-tuned."
+        )
+        raise ValueError(msg)
     if not tuned:
         streets = hs.street_units(network.walk, unit_length=unit_length)
         return hs.find_hotspots(
@@ -323,10 +343,44 @@ def find_tuned_or_plain(
     return found
 
 
+def points_from_export(path: str | Path, *, profile: str | None = None) -> gpd.GeoDataFrame:
+    """Incidents of an export that carries coordinates, as projected points, without geocoding.
+
+    For evaluating grid hotspot methods on an agency's export alone (no
+    street network). Rows without coordinates are left out and counted in
+    the log; the points are projected to their local UTM zone.
+    """
+    result = ingest.read_incidents(path, profile=profile)
+    acc = result.accepted
+    if "x" not in acc.columns or "y" not in acc.columns:
+        msg = (
+            f"{str(path)!r} has no coordinate columns: map x/y in its profile, or geocode it "
+            "with `cso-geo geocode` and pass the result with --osm/--network."
+        )
+        raise InputFileError(msg)
+    x = pd.to_numeric(acc["x"], errors="coerce")
+    y = pd.to_numeric(acc["y"], errors="coerce")
+    has = (x.notna() & y.notna()).to_numpy()
+    if not has.any():
+        msg = f"{str(path)!r}: no row has coordinates in its x/y columns."
+        raise InputFileError(msg)
+    crs = acc["crs"].iloc[0] if "crs" in acc.columns else "EPSG:4326"
+    pts = gpd.GeoDataFrame(
+        acc.loc[has].drop(columns=["x", "y"]),
+        geometry=gpd.points_from_xy(x[has], y[has]),
+        crs=crs,
+    )
+    centre = pts.to_crs(4326).geometry.union_all().centroid
+    log.info(
+        "%s: %d of %d accepted rows carry coordinates", Path(path).name, int(has.sum()), len(acc)
+    )
+    return pts.to_crs(utm_crs(centre.x, centre.y))
+
+
 def evaluate_file(
     geocoded: str | Path,
     *,
-    network: StreetNetwork,
+    network: StreetNetwork | None,
     cut: str,
     cuts: int = 3,
     horizon: str | int = "30D",
@@ -334,10 +388,30 @@ def evaluate_file(
     unit_length: float = 100.0,
     params: hs.MethodParams | None = None,
     json_out: str | Path | None = None,
+    profile: str | None = None,
 ) -> dict[str, Any]:
-    """Backtest every hotspot method on geocoded incidents; optionally write the JSON."""
-    incidents = hs.select_incidents(read_geocoded(geocoded))
-    streets = hs.street_units(network.walk, unit_length=unit_length)
+    """Backtest every hotspot method on geocoded incidents; optionally write the JSON.
+
+    With `network` None, `geocoded` may be any export with coordinates (read
+    with `profile`), and only the grid methods run (see `points_from_export`).
+    """
+    if network is None:
+        incidents = hs.select_incidents(
+            read_geocoded(geocoded)
+            if profile is None and Path(geocoded).suffix.lower() in {".gpkg", ".geojson"}
+            else points_from_export(geocoded, profile=profile)
+        )
+        if incidents.crs is None or not incidents.crs.is_projected:
+            centre = incidents.to_crs(4326).geometry.union_all().centroid
+            incidents = incidents.to_crs(utm_crs(centre.x, centre.y))
+        streets = None
+        methods: tuple[str, ...] = hs.GRID_METHODS
+        units = None
+    else:
+        incidents = hs.select_incidents(read_geocoded(geocoded))
+        streets = hs.street_units(network.walk, unit_length=unit_length)
+        methods = (*hs.SEGMENT_METHODS, *hs.GRID_METHODS, "tuned")
+        units = tuning_units(network, streets)
     report = hs.backtest(
         incidents,
         streets,
@@ -346,12 +420,237 @@ def evaluate_file(
         horizon_days=parse_horizon(horizon),
         coverages=coverages,
         params=params or hs.MethodParams(),
-        methods=(*hs.SEGMENT_METHODS, *hs.GRID_METHODS, "tuned"),
-        tuning_units=tuning_units(network, streets),
+        methods=methods,
+        tuning_units=units,
     )
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(report, indent=2))
     return report
+
+
+def _read_layer(
+    path: str | Path, layer: str, *, what: str, columns: Sequence[str]
+) -> gpd.GeoDataFrame:
+    """Read one layer of a GeoPackage, or raise an error naming the file and what is missing."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileNotFoundError(f"The {what} {str(p)!r} does not exist.")
+    try:
+        gdf = gpd.read_file(p, layer=layer)
+    except Exception as exc:  # GDAL raises several types for unreadable files or layers
+        msg = f"Cannot read layer {layer!r} of the {what} {str(p)!r}: {exc}"
+        raise InputFileError(msg) from exc
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        msg = f"The {what} {str(p)!r} (layer {layer!r}) lacks column(s) {', '.join(missing)}."
+        raise InputFileError(msg)
+    if gdf.crs is None:
+        msg = f"The {what} {str(p)!r} (layer {layer!r}) has no CRS."
+        raise InputFileError(msg)
+    return gdf
+
+
+def routes_file(
+    beats: str | Path,
+    hotspots: str | Path,
+    out_dir: str | Path,
+    *,
+    network: StreetNetwork,
+    shift: str,
+    beat: str | int = "all",
+    mode: str = "foot",
+    start: tuple[float, float] | None = None,
+    end: tuple[float, float] | None = None,
+    dwell: float = 15.0,
+    coverage: bool = False,
+    breaks: Sequence[routes_mod.Break] = (),
+    shift_hours_only: bool = False,
+    avoid_streets: Sequence[str] = (),
+    require_streets: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Plan one route per beat for a shift and write its GeoJSON, GPX, sheet and summary.
+
+    Parameters
+    ----------
+    beats
+        GeoPackage with layer ``beats`` (``beat_id``, polygon geometry).
+    hotspots
+        GeoPackage with layer ``hotspots`` (from `hotspots_file`).
+    out_dir
+        Folder for ``<route_id>.geojson|.gpx|.html|.json`` and ``routes.json``.
+    shift
+        ``"YYYY-MM-DD HH:MM-HH:MM"``.
+    beat
+        A ``beat_id`` or ``"all"``.
+    mode
+        ``foot`` or ``drive``.
+    coverage
+        Walk every street of the beat (foot only) instead of a hotspot tour.
+
+    Returns
+    -------
+    summaries
+        One summary per route (as in ``routes.json``). With ``beat="all"`` a
+        beat whose request cannot be met gets ``feasible: false`` and the
+        reason in ``warnings`` instead of stopping the others.
+    """
+    sh = routes_mod.parse_route_shift(shift)
+    mode = "drive" if mode in {"drive", "vehicle"} else mode
+    if coverage and mode != "foot":
+        msg = "A street-coverage route is walked: use --mode foot with --coverage."
+        raise ValueError(msg)
+    beat_gdf = _read_layer(beats, "beats", what="beats file", columns=["beat_id"]).to_crs(
+        network.crs
+    )
+    spots = _read_layer(hotspots, "hotspots", what="hotspots file", columns=[]).to_crs(network.crs)
+    if str(beat) != "all":
+        chosen = beat_gdf[beat_gdf["beat_id"].astype(str) == str(beat)]
+        if chosen.empty:
+            ids = ", ".join(str(b) for b in beat_gdf["beat_id"].tolist()[:20])
+            msg = f"Beat {beat!r} is not in {str(beats)!r} (beat_id values: {ids}); or use 'all'."
+            raise InputFileError(msg)
+        beat_gdf = chosen
+    travel = (
+        None
+        if coverage
+        else routes_mod.TravelGraph(network.graph(mode), avoid_streets=avoid_streets)
+    )
+    out = Path(out_dir)
+    summaries: list[dict[str, Any]] = []
+    for row in beat_gdf.sort_values("beat_id").itertuples(index=False):
+        bid = row.beat_id.item() if hasattr(row.beat_id, "item") else row.beat_id
+        try:
+            if coverage:
+                route = routes_mod.postman_route(
+                    network, beat=row.geometry, shift=sh, beat_id=bid, start=start, end=end,
+                    hotspots=spots, dwell=dwell,
+                )  # fmt: skip
+            else:
+                route = routes_mod.hotspot_tour(
+                    spots, network=network, shift=sh, beat=row.geometry, beat_id=bid,
+                    mode=mode, start=start, end=end, dwell=dwell, breaks=breaks,
+                    shift_hours_only=shift_hours_only, require_streets=require_streets,
+                    travel=travel,
+                )  # fmt: skip
+        except CsoGeoError as exc:
+            if str(beat) != "all":
+                raise
+            log.warning("beat %s: %s", bid, exc)
+            summaries.append(
+                {
+                    "route_id": routes_mod.route_id(
+                        bid, sh, mode, kind="postman" if coverage else "tour"
+                    ),
+                    "beat_id": bid,
+                    "mode": mode,
+                    "feasible": False,
+                    "warnings": [str(exc)],
+                }
+            )
+            continue
+        routes_mod.write_route(route, out)
+        summaries.append(route.summary())
+    atomic_write_text(out / "routes.json", json.dumps(summaries, indent=2))
+    log.info("routes: %d beats, %d feasible, written to %s", len(summaries),
+             sum(bool(s["feasible"]) for s in summaries), out)  # fmt: skip
+    return summaries
+
+
+def beats_file(
+    geocoded: str | Path | gpd.GeoDataFrame,
+    out: str | Path,
+    *,
+    network: StreetNetwork,
+    n: int,
+    shift: str | None = None,
+    existing: str | Path | None = None,
+    station: tuple[float, float] | None = None,
+    max_minutes: float | None = None,
+    mode: str = "vehicle",
+    method: str = "power",
+    seed: int = 0,
+    unit_length: float = 50.0,
+    exposure_minutes_per_km: float = 0.0,
+) -> tuple[beats_mod.BeatPlan, dict[str, Path]]:
+    """Build `n` balanced beats from geocoded incidents and write them.
+
+    Writes GeoPackage layers ``beats`` and ``units`` to `out` and the JSON
+    summary (imbalance, contiguity, compactness, workload per beat, the
+    k-means baseline and, with `existing`, the existing beats and
+    ``units_changed``) beside it with the suffix ``.json``.
+
+    Parameters
+    ----------
+    station, max_minutes
+        Longitude, latitude of a station every beat must reach within
+        `max_minutes` (by `mode`: ``"vehicle"`` or ``"foot"``).
+    """
+    incidents = geocoded if isinstance(geocoded, gpd.GeoDataFrame) else read_geocoded(geocoded)
+    units = beats_mod.build_units(
+        incidents,
+        network,
+        unit_length=unit_length,
+        shift=shift,
+        exposure_minutes_per_km=exposure_minutes_per_km,
+    )
+    if (station is None) != (max_minutes is None):
+        msg = "Give --station LON,LAT and --max-minutes together (or neither)."
+        raise ValueError(msg)
+    anchor = None
+    if station is not None and max_minutes is not None:
+        anchor = beats_mod.station_anchor(
+            units, network, station, max_minutes=max_minutes, mode=mode
+        )
+    plan = beats_mod.plan_beats(
+        units, n, seed=seed, method=method, anchor=anchor, existing=existing
+    )
+    if station is not None:
+        plan.summary["station"] = {"lon": station[0], "lat": station[1]}
+        plan.summary["max_minutes"] = max_minutes
+        plan.summary["mode"] = mode
+    target = Path(out)
+    with atomic_path_any(target) as tmp:
+        plan.beats.to_file(tmp, driver="GPKG", layer="beats")
+        plan.units.to_file(tmp, driver="GPKG", layer="units")
+    summary_path = atomic_write_text(
+        target.with_suffix(".json"), json.dumps(plan.summary, indent=2, sort_keys=False)
+    )
+    return plan, {"beats": target, "summary": summary_path}
+
+
+def assign_file(
+    beats: str | Path,
+    roster: str | Path,
+    out: str | Path,
+    *,
+    shift: str,
+    max_per_beat: int = 2,
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Path]]:
+    """Assign the roster's CSOs on `shift` to the beats in `beats` and write the CSV.
+
+    The summary (``uncovered_beats``, expected minutes per beat) goes to the
+    JSON file beside `out` (same stem, ``.json``).
+    """
+    p = Path(beats)
+    if not p.exists():
+        msg = f"The beats file {str(p)!r} does not exist; make it with `cso-geo beats`."
+        raise InputFileError(msg)
+    try:
+        layer = gpd.read_file(p, layer="beats")
+    except Exception as exc:  # GDAL raises several types for unreadable files
+        msg = f"Cannot read layer 'beats' of {str(p)!r} (make it with `cso-geo beats`): {exc}"
+        raise InputFileError(msg) from exc
+    needed = {"beat_id", "workload", "street_km", "animal_workload", "daily_profile"}
+    missing = sorted(needed - set(layer.columns))
+    if missing:
+        msg = f"{str(p)!r} layer 'beats' lacks {missing}; make it with `cso-geo beats`."
+        raise InputFileError(msg)
+    table = beats_mod.read_roster(roster)
+    assigned, summary = beats_mod.assign_shift(layer, table, shift=shift, max_per_beat=max_per_beat)
+    target = Path(out)
+    atomic_write_text(target, assigned.to_csv(index=False, lineterminator="\n"))
+    summary_path = atomic_write_text(target.with_suffix(".json"), json.dumps(summary, indent=2))
+    return assigned, summary, {"assignments": target, "summary": summary_path}
 
 
 def run_demo(
@@ -436,10 +735,23 @@ def run_demo(
         methods=(*hs.SEGMENT_METHODS, *hs.GRID_METHODS, "tuned"),
         tuning_units=tuning_units(net, streets),
     )
+    found = find_tuned_or_plain(incidents, net, tuned=True)
+    # the sample's truth is known: how many planted hotspots did we find?
+    planted = synthetic.hotspot_segments(sample.hotspots, net)
+    planted = planted[planted["kind"] != "flare"]
+    backtest["recovery"] = {
+        "planted": evaluate.recovery(found.geometry, planted.geometry, tolerance=1.0),
+        "persistent": evaluate.recovery(
+            found.geometry, planted.loc[planted["kind"] == "persistent"].geometry, tolerance=1.0
+        ),
+        "top_k": evaluate.recovery(
+            found.geometry.head(len(planted)), planted.geometry, tolerance=1.0
+        ),
+        "note": "a flagged unit on or touching a planted segment counts; flares are left out",
+    }
     outputs["backtest"] = atomic_write_text(
         out_dir / "backtest.json", json.dumps(backtest, indent=2)
     )
-    found = find_tuned_or_plain(incidents, net, tuned=True)
     outputs["hotspots"] = out_dir / "hotspots.gpkg"
     with atomic_path_any(outputs["hotspots"]) as tmp:
         found.to_file(tmp, driver="GPKG", layer="hotspots")
@@ -448,6 +760,7 @@ def run_demo(
         {
             "hotspots": len(found),
             "chosen": found.attrs["tuning"]["chosen"]["method"],
+            "persistent recall": f"{backtest['recovery']['persistent']['recall']:.0%}",
             **{
                 f"{m} PAI@5%": round(float(r["pai@0.05"]), 2)
                 for m, r in backtest["methods"].items()
@@ -463,3 +776,152 @@ def run_demo(
     outputs["overview map"] = maps.save_map(m, maps_dir / "overview.html")
     say("overview map", {"incidents": len(points), "path": str(outputs["overview map"])})
     return outputs
+
+
+#: The maps `map_file` draws.
+MAP_KINDS = ("analyst", "supervisor", "shift")
+
+
+def _read_output_layer(path: str | Path, layer: str, *, what: str, hint: str) -> gpd.GeoDataFrame:
+    """Read `layer` of a GeoPackage (or the only layer of another vector file)."""
+    p = Path(path)
+    if not p.exists():
+        msg = f"The {what} {str(p)!r} does not exist. {hint}"
+        raise InputFileNotFoundError(msg)
+    try:
+        layers = set(gpd.list_layers(p)["name"])
+        return gpd.read_file(p, layer=layer if layer in layers else None)
+    except Exception as exc:  # GDAL raises several types for unreadable files
+        msg = f"Cannot read the {what} {str(p)!r}: {exc}. {hint}"
+        raise InputFileError(msg) from exc
+
+
+def map_file(
+    kind: str,
+    out: str | Path,
+    *,
+    geocoded: str | Path | None = None,
+    network: StreetNetwork | None = None,
+    hotspots: str | Path | None = None,
+    beats: str | Path | None = None,
+    assignments: str | Path | None = None,
+    route: str | Path | None = None,
+    public: bool = False,
+    offline: bool = True,
+) -> Path:
+    """Draw one of the product maps (`MAP_KINDS`) from files and save it as HTML.
+
+    ``analyst`` needs `geocoded` (hotspots are found with the segment method when
+    no `hotspots` file is given and a `network` is); ``supervisor`` needs `beats`
+    (layer ``beats``); ``shift`` needs `route` (a route GeoJSON, its summary, or a
+    folder holding one route). The street `network`, when given, is drawn as the
+    basemap. The page is self-contained unless `offline` is False.
+    """
+    if kind not in MAP_KINDS:
+        msg = f"Unknown map {kind!r}; choose one of {', '.join(MAP_KINDS)}."
+        raise ValueError(msg)
+    G = network.walk if network is not None else None
+    found = (
+        None
+        if hotspots is None
+        else _read_output_layer(
+            hotspots, "hotspots", what="hotspots file", hint="Make it with `cso-geo hotspots`."
+        )
+    )
+    if kind == "analyst":
+        if geocoded is None:
+            msg = "The analyst map needs geocoded incidents (GEOCODED argument)."
+            raise ValueError(msg)
+        incidents = read_geocoded(geocoded)
+        if found is None and network is not None:
+            located = hs.select_incidents(incidents)
+            if not located.empty:
+                found = hs.find_hotspots(located, hs.street_units(network.walk))
+        m = maps.analyst_map(
+            incidents,
+            G,
+            hotspots=found,
+            public=public,
+            offline=offline,
+            title="Community calls map" if public else "Calls and hotspots",
+        )
+    elif kind == "supervisor":
+        if beats is None:
+            msg = "The supervisor map needs --beats FILE (written by `cso-geo beats`)."
+            raise ValueError(msg)
+        beat_gdf = _read_output_layer(
+            beats, "beats", what="beats file", hint="Make it with `cso-geo beats`."
+        )
+        table = None
+        if assignments is not None:
+            if not Path(assignments).exists():
+                msg = f"The assignments file {str(assignments)!r} does not exist."
+                raise InputFileNotFoundError(msg)
+            table = pd.read_csv(assignments, keep_default_na=False, dtype={"cso_id": str})
+            table["beat_id"] = pd.to_numeric(table["beat_id"], errors="coerce")
+        m = maps.supervisor_map(
+            beat_gdf, G, assignments=table, hotspots=found, public=public, offline=offline
+        )
+    else:
+        if route is None:
+            msg = "The shift map needs --route DIR_OR_FILE (written by `cso-geo routes`)."
+            raise ValueError(msg)
+        m = maps.shift_map(route, G, public=public, offline=offline)
+    return maps.save_map(m, out, offline=offline)
+
+
+def report_file(
+    geocoded: str | Path,
+    month: str,
+    out_dir: str | Path,
+    *,
+    network: StreetNetwork | None = None,
+    hotspots: str | Path | None = None,
+    beats: str | Path | None = None,
+    backtest: str | Path | None = None,
+) -> tuple[report_mod.MonthlyReport, dict[str, Path]]:
+    """Write the monthly hotspot report of `month` (``YYYY-MM``) into `out_dir`.
+
+    The geocoding match report beside `geocoded` (``X.report.json``), when present,
+    adds the overall hit rate. Writes ``report-YYYY-MM.html``, its PNG charts and
+    ``report-YYYY-MM.json``.
+    """
+    incidents = read_geocoded(geocoded)
+    found = (
+        None
+        if hotspots is None
+        else _read_output_layer(
+            hotspots, "hotspots", what="hotspots file", hint="Make it with `cso-geo hotspots`."
+        )
+    )
+    beat_gdf = (
+        None
+        if beats is None
+        else _read_output_layer(
+            beats, "beats", what="beats file", hint="Make it with `cso-geo beats`."
+        )
+    )
+    bt = None
+    if backtest is not None:
+        try:
+            bt = json.loads(Path(backtest).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            msg = f"Cannot read the backtest file {str(backtest)!r}: {exc}"
+            raise InputFileError(msg) from exc
+    match = None
+    match_path = output_paths(geocoded)["report"]
+    if match_path.exists():
+        try:
+            match = json.loads(match_path.read_text(encoding="utf-8")).get("match")
+        except (OSError, json.JSONDecodeError):
+            match = None
+    rep = report_mod.monthly_report(
+        incidents,
+        month,
+        hotspots=found,
+        beats=beat_gdf,
+        backtest=bt,
+        match_report=match,
+        network=network,
+    )
+    return rep, report_mod.write_report(rep, out_dir)

@@ -59,3 +59,45 @@ def offline_page(
         yield state
     finally:
         context.close()
+
+
+def background_share(rgb: np.ndarray, background: tuple[int, int, int]) -> float:
+    """Share of pixels exactly of the `background` colour."""
+    return float(np.all(rgb == background, axis=2).mean())
+
+
+def colour_share(rgb: np.ndarray, colour: tuple[int, int, int], *, tol: int = 12) -> float:
+    """Share of pixels within `tol` (per channel) of `colour`."""
+    diff = np.abs(rgb.astype(np.int32) - np.asarray(colour, dtype=np.int32)[None, None, :])
+    return float((diff.max(axis=2) <= tol).mean())
+
+
+#: Clicks (a Leaflet click event, propagated as a user's click is) the first feature layer
+#: with a popup whose `prop` is in `values`; returns the popup's text and how many elements
+#: the data could have injected into it.
+OPEN_FEATURE_POPUP = """([prop, values]) => {
+    const map = window[document.querySelector('.folium-map').id];
+    const hasPopup = (l) => (l.getPopup && l.getPopup())
+        || Object.values(l._eventParents || {}).some((p) => p.getPopup && p.getPopup());
+    let found = null;
+    map.eachLayer((layer) => {
+        if (!found && layer.feature && values.includes(layer.feature.properties[prop])
+            && hasPopup(layer)) { found = layer; }
+    });
+    if (!found) { return null; }
+    map.closePopup();
+    const at = found.getLatLng ? found.getLatLng() : found.getCenter();
+    found.fire('click', {latlng: at}, true);
+    const popup = document.querySelector('.leaflet-popup-content');
+    return popup && {text: popup.innerText,
+                     elements: popup.querySelectorAll('img, script').length};
+}"""
+
+
+def leaflet_layers(page: Any) -> list[str]:
+    """Names of the overlays in the page's layer control."""
+    names: list[str] = page.eval_on_selector_all(
+        ".leaflet-control-layers-overlays label span",
+        "(els) => els.map((e) => e.innerText.trim())",
+    )
+    return names

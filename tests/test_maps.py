@@ -9,12 +9,24 @@ from pathlib import Path
 from typing import Any
 
 import folium
+import folium.plugins
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import osmnx as ox
+import pandas as pd
 import pytest
-from _browser import hex_rgb, offline_page, png_rgb
+import shapely
+from _browser import (
+    OPEN_FEATURE_POPUP,
+    background_share,
+    colour_share,
+    hex_rgb,
+    leaflet_layers,
+    offline_page,
+    png_rgb,
+)
+from scipy.spatial import cKDTree
 from shapely.geometry import LineString, Point
 
 from cso_geo import maps
@@ -290,16 +302,48 @@ def test_online_map_uses_tiles_and_cdn(graph: nx.MultiDiGraph, tmp_path: Path) -
     "element",
     [
         pytest.param(lambda: folium.Marker([60.17, 24.94]), id="marker"),
-        pytest.param(lambda: folium.CircleMarker([60.17, 24.94], popup="hi"), id="popup"),
+        pytest.param(lambda: folium.Marker([60.17, 24.94], icon=folium.Icon()), id="icon"),
+        pytest.param(lambda: folium.plugins.HeatMap([[60.17, 24.94]]), id="heatmap"),
     ],
 )
-def test_offline_refuses_elements_needing_dropped_libraries(
+def test_offline_refuses_elements_needing_unpackaged_libraries(
     graph: nx.MultiDiGraph, tmp_path: Path, element: Any
 ) -> None:
     m = maps.overview_map(graph)
     element().add_to(m)
     with pytest.raises(maps.OfflineMapError):
         maps.save_map(m, tmp_path / "m.html")
+    assert not (tmp_path / "m.html").exists()
+
+
+def test_offline_popup_inlines_jquery_and_divicon_marker_is_allowed(
+    graph: nx.MultiDiGraph, tmp_path: Path
+) -> None:
+    m = maps.overview_map(graph)
+    folium.CircleMarker([60.17, 24.94], popup="hi").add_to(m)
+    folium.Marker([60.171, 24.942], icon=folium.DivIcon(html="<b>1</b>")).add_to(m)
+    page = maps.save_map(m, tmp_path / "m.html").read_text(encoding="utf-8")
+    assert maps.remote_references(page) == []
+    assert "<script src=" not in page
+    assert "jQuery v3.7.1" in page  # the popup is built with jQuery: it comes inlined
+
+
+def test_font_awesome_is_inlined_only_when_an_icon_uses_it(
+    graph: nx.MultiDiGraph, tmp_path: Path
+) -> None:
+    plain = maps.save_map(maps.overview_map(graph), tmp_path / "plain.html").read_text()
+    assert "Font Awesome" not in plain
+    m = maps.overview_map(graph)
+    icon = folium.DivIcon(html='<i class="fa-solid fa-flag-checkered"></i>')
+    folium.Marker([60.171, 24.942], icon=icon).add_to(m)
+    page = maps.save_map(m, tmp_path / "fa.html").read_text(encoding="utf-8")
+    assert maps.remote_references(page) == []
+    assert "Font Awesome" in page
+    assert ".fa-flag-checkered" in page
+    # the solid webfont is a data URI; no other font file is referenced
+    assert page.count("url(data:font/woff2;base64,") == 1
+    assert "webfonts/" not in page
+    assert "<link " not in page
 
 
 def test_remote_references_finds_fetches_only() -> None:
@@ -436,3 +480,598 @@ def test_saved_json_data_is_script_safe(graph: nx.MultiDiGraph, tmp_path: Path) 
             features = json.loads(payload)["features"]
             assert features
     assert len(re.findall(r"(?i)<script", page)) == len(re.findall(r"(?i)</script>", page))
+
+
+# --- the three product maps ----------------------------------------------------------------------
+
+XSS_ADDR = '12 <img src=x onerror="window.__xss=1"> KATU'
+XSS_CALL = "<script>window.__xss=1</script>"
+XSS_BACKTICK = "`);window.__xss=1;//${window.__xss=1}"
+
+
+@pytest.fixture(scope="module")
+def hostile_incidents() -> gpd.GeoDataFrame:
+    """Ten calls on the block, some with hostile text; two at the same spot."""
+    lon = [24.9410, 24.9410, 24.9430, 24.9450, 24.9402, 24.9412, 24.9440, 24.9455, 24.9425, 24.9445]
+    lat = [60.1705, 60.1705, 60.1715, 60.1702, 60.1712, 60.1719, 60.1708, 60.1716, 60.1701, 60.1711]
+    n = len(lon)
+    return gpd.GeoDataFrame(
+        {
+            "incident_id": [f"C-{i}" for i in range(n)],
+            "received_at": pd.to_datetime(
+                [f"2025-11-{1 + i:02d} {(3 * i + 1) % 24:02d}:15" for i in range(n)]
+            ),
+            "category": ["noise", "parking", XSS_CALL] + ["litter"] * (n - 3),
+            "call_type": [XSS_CALL, XSS_BACKTICK] + ["NOISE COMPLAINT"] * (n - 2),
+            "address": [XSS_ADDR] + [f"{i} KALEVANKATU" for i in range(1, n)],
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=4326,
+    )
+
+
+@pytest.fixture(scope="module")
+def block_hotspots(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """Two hand-made hotspots on the block's streets, one with a hostile street name."""
+    g = ox.convert.graph_to_gdfs(graph, nodes=False)
+    lines = g.geometry.iloc[:2].tolist()
+    return gpd.GeoDataFrame(
+        {
+            "rank": [1, 2],
+            "method": ["segment", "segment"],
+            "name": [XSS_IMG, "Kalevankatu"],
+            "count": [7, 3],
+            "count_noise": [5, 0],
+            "count_parking": [2, 3],
+            "trend": ["intensifying", "persistent"],
+            "top_call_types": [f"{XSS_SCRIPT}:5", "PARK:3"],
+            "peak_hours": ["22:00-23:00", "08:00-09:00"],
+            "first_seen": ["2025-01-02", "2025-03-04"],
+            "last_seen": ["2025-11-20", "2025-11-18"],
+        },
+        geometry=lines,
+        crs=graph.graph["crs"],
+    )
+
+
+def _page_points(page: str) -> list[list[float]]:
+    """Every Point geometry in the GeoJSON data embedded in a saved page."""
+    points = []
+    for payload in re.findall(r"_add\((\{.*?\})\);", page, re.S):
+        for f in json.loads(payload)["features"]:
+            if f["geometry"]["type"] == "Point":
+                points.append(f["geometry"]["coordinates"])
+    return points
+
+
+def test_hex_counts_match_points_and_suppress_small_cells() -> None:
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 1000, size=(5000, 2))
+    pts = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=32635)
+    hexes = maps.hex_counts(pts, size=100.0)
+    assert hexes["count"].sum() == 5000
+    # every point lies in the hexagon it was counted in: recount with shapely
+    tree_counts = np.array(
+        [shapely.contains_xy(h, xy[:, 0], xy[:, 1]).sum() for h in hexes.geometry]
+    )
+    assert np.array_equal(tree_counts, hexes["count"].to_numpy())
+    # a regular hexagon of circumradius 100 m has area 3*sqrt(3)/2 * 100^2
+    assert hexes.geometry.area.to_numpy() == pytest.approx(25980.76, rel=1e-6)
+    k3 = maps.hex_counts(pts, size=100.0, min_count=60)
+    assert (k3["count"] >= 60).all()
+    assert len(k3) == int((hexes["count"] >= 60).sum())
+    with pytest.raises(maps.MapError, match="projected"):
+        maps.hex_counts(pts.to_crs(4326))
+
+
+def test_analyst_map_layers_and_escaping(
+    graph: nx.MultiDiGraph,
+    hostile_incidents: gpd.GeoDataFrame,
+    block_hotspots: gpd.GeoDataFrame,
+    tmp_path: Path,
+) -> None:
+    m = maps.analyst_map(hostile_incidents, graph, hotspots=block_hotspots, title="A <b>")
+    page = maps.save_map(m, tmp_path / "a.html").read_text(encoding="utf-8")
+    assert maps.remote_references(page) == []
+    for raw in (XSS_IMG, XSS_SCRIPT, XSS_ADDR, XSS_CALL, "<img src=x", "`);window"):
+        assert raw not in page
+    # the popup text is there, escaped (then \u-escaped as JSON in the script)
+    assert html.escape(XSS_ADDR).replace("&", "\\u0026") in page
+    # markercluster is inlined (xstatic-leaflet-markercluster), not linked
+    assert "MarkerClusterGroup" in page
+    assert "markercluster" not in "".join(re.findall(r"<(?:script|link)[^>]*>", page))
+    layers = {g.layer_name: g for g in _geojson_layers(m)}
+    hexes = layers["hex density"].data["features"]
+    assert sum(f["properties"]["count"] for f in hexes) == len(hostile_incidents)
+    hot = layers["hotspots"].data["features"]
+    assert [f["properties"]["rank"] for f in hot] == ["1", "2"]
+    assert hot[0]["properties"]["name"] == html.escape(XSS_IMG)
+    assert hot[0]["properties"]["_color"] == maps.TREND_COLORS["intensifying"]
+    names = [
+        c.layer_name
+        for c in m._children.values()
+        if isinstance(c, folium.FeatureGroup) and c.control
+    ]
+    assert "Hotspots: segment (2)" in names
+    assert "Hotspots mostly noise (1)" in names
+    assert "Hotspots mostly parking (1)" in names
+    assert "Incident points (10)" in names
+    bands = [n for n in names if n.startswith("Calls ") and "hexagon" not in n]
+    hours = hostile_incidents["received_at"].dt.hour
+    assert bands == [
+        f"Calls Day 06-14 ({int(((hours >= 6) & (hours < 14)).sum())})",
+        f"Calls Evening 14-22 ({int(((hours >= 14) & (hours < 22)).sum())})",
+        f"Calls Night 22-06 ({int(((hours >= 22) | (hours < 6)).sum())})",
+    ]
+
+
+def test_public_analyst_map_hides_points_addresses_and_small_counts(
+    graph: nx.MultiDiGraph,
+    hostile_incidents: gpd.GeoDataFrame,
+    block_hotspots: gpd.GeoDataFrame,
+    tmp_path: Path,
+) -> None:
+    m = maps.analyst_map(hostile_incidents, graph, hotspots=block_hotspots, public=True)
+    page = maps.save_map(m, tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "KALEVANKATU" not in page
+    assert html.escape(XSS_ADDR) not in page
+    assert "MarkerClusterGroup" not in page
+    assert _page_points(page) == []
+    layers = {g.layer_name: g for g in _geojson_layers(m)}
+    counts = [f["properties"]["count"] for f in layers["hex density"].data["features"]]
+    assert all(c >= maps.PUBLIC_MIN_COUNT for c in counts)
+    full = maps.hex_counts(hostile_incidents.to_crs(graph.graph["crs"]))
+    assert sum(counts) == int(full["count"][full["count"] >= maps.PUBLIC_MIN_COUNT].sum())
+    # hotspots keep rank, count and trend only
+    props = layers["hotspots"].data["features"][0]["properties"]
+    assert set(props) == {"rank", "count", "trend", "_color"}
+    assert "Public map" in page
+
+
+@pytest.fixture(scope="module")
+def sample_geocoded(helsinki_net: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from cso_geo import pipeline  # noqa: PLC0415
+
+    out = tmp_path_factory.mktemp("geo") / "geocoded.gpkg"
+    repo = Path(__file__).resolve().parents[1]
+    geocoded, _, _ = pipeline.geocode_file(
+        repo / "data" / "helsinki_cad_2025.csv", out, network=helsinki_net, profile="cso_geo_sample"
+    )
+    return geocoded
+
+
+def test_public_map_of_the_sample_city_leaks_no_address_or_location(
+    helsinki_net: Any, sample_geocoded: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    from cso_geo import hotspots as hs  # noqa: PLC0415
+
+    incidents = hs.select_incidents(sample_geocoded)
+    found = hs.find_hotspots(incidents, hs.street_units(helsinki_net.walk))
+    m = maps.analyst_map(sample_geocoded, helsinki_net.walk, hotspots=found, public=True)
+    page = maps.save_map(m, tmp_path / "public.html").read_text(encoding="utf-8")
+    lower = page.lower()
+    street_names = {
+        str(n).lower() for _, _, n in helsinki_net.walk.edges(data="name") if isinstance(n, str)
+    }
+    addresses = {a for a in sample_geocoded["address"].dropna().astype(str) if a.strip()}
+    assert len(addresses) > 100
+    checked_addresses = 0
+    for address in addresses:
+        # a bare street name is shown by the street basemap; anything more must not be
+        if address.lower() in street_names:
+            continue
+        checked_addresses += 1
+        assert address.lower() not in lower, address
+    assert checked_addresses > 100
+    assert _page_points(page) == []
+    # no incident coordinate appears, except where it is a vertex of a drawn street
+    vertices = []
+    for payload in re.findall(r"_add\((\{.*?\})\);", page, re.S):
+        for f in json.loads(payload)["features"]:
+            geom = shapely.from_geojson(json.dumps(f["geometry"]))
+            vertices.append(shapely.get_coordinates(geom))
+    tree = cKDTree(np.vstack(vertices))
+    located = incidents.to_crs(4326)
+    lonlat = np.column_stack([located.geometry.x, located.geometry.y])
+    near_vertex = tree.query(lonlat)[0] < 1.5e-5  # basemap vertices have 5 decimals (~1 m)
+    # every pair of numbers written "a, b" in the page (overlapping: "a, b, c" gives two),
+    # compared as numbers at 5 and 6 decimals (JSON drops trailing zeros)
+    found = re.findall(r"(?=(?<![\d.])(-?\d+\.\d+), (-?\d+\.\d+))", page)
+    assert len(found) > 1000
+    pairs = {(round(float(a), d), round(float(b), d)) for a, b in found for d in (5, 6)}
+    checked = 0
+    for lon, lat in lonlat[~near_vertex]:
+        checked += 1
+        for d in (5, 6):
+            assert (round(lon, d), round(lat, d)) not in pairs
+            assert (round(lat, d), round(lon, d)) not in pairs
+    assert checked > 1000
+
+
+@pytest.fixture(scope="module")
+def beats(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """Two beats splitting the block west/east, as the `beats` layer of a beats GeoPackage."""
+    nodes = ox.convert.graph_to_gdfs(graph, edges=False)
+    x0, y0, x1, y1 = nodes.total_bounds
+    mid = (x0 + x1) / 2
+    return gpd.GeoDataFrame(
+        {
+            "beat_id": [1, 2],
+            "workload": [480.0, 960.0],
+            "street_km": [1.2, 1.5],
+            "units": [5, 6],
+            "polsby_popper": [0.6, 0.55],
+            "max_network_km": [0.8, 0.9],
+            "contiguous": [True, True],
+        },
+        geometry=[
+            shapely.box(x0 - 20, y0 - 20, mid, y1 + 20),
+            shapely.box(mid, y0 - 20, x1 + 20, y1 + 20),
+        ],
+        crs=graph.graph["crs"],
+    )
+
+
+@pytest.fixture(scope="module")
+def assignments() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "cso_id": [XSS_IMG, "CSO-7", "CSO-9"],
+            "shift": ["08:00-16:00", "08:00-16:00", "16:00-24:00"],
+            "mode": ["foot", "vehicle", "foot"],
+            "beat_id": [1.0, 2.0, None],
+            "expected_workload": [480.0, 960.0, 0.0],
+            "skills": ["", "", ""],
+            "status": ["assigned", "assigned", "unassigned"],
+        }
+    )
+
+
+def test_supervisor_map_colours_beats_by_workload(
+    graph: nx.MultiDiGraph,
+    beats: gpd.GeoDataFrame,
+    assignments: pd.DataFrame,
+    block_hotspots: gpd.GeoDataFrame,
+    tmp_path: Path,
+) -> None:
+    m = maps.supervisor_map(beats, graph, assignments=assignments, hotspots=block_hotspots)
+    page = maps.save_map(m, tmp_path / "s.html").read_text(encoding="utf-8")
+    assert maps.remote_references(page) == []
+    assert XSS_IMG not in page
+    layers = {g.layer_name: g for g in _geojson_layers(m)}
+    props = [f["properties"] for f in layers["beats"].data["features"]]
+    assert [p["beat"] for p in props] == ["1", "2"]
+    assert [p["workload"] for p in props] == ["480 min", "960 min"]
+    # lowest workload -> lightest class, highest -> darkest
+    assert props[0]["_color"] == maps._WORKLOAD_COLORS[0]
+    assert props[1]["_color"] == maps._WORKLOAD_COLORS[-1]
+    assert props[0]["cso"] == html.escape(f"{XSS_IMG} (08:00-16:00, foot)")
+    assert props[1]["cso"] == "CSO-7 (08:00-16:00, vehicle)"
+    labels = layers["beat labels"].data["features"]
+    assert len(labels) == 2
+    assert "Beat 2<br>960 min<br>CSO-7" in labels[1]["properties"]["html"]
+    assert len(layers["hotspots"].data["features"]) == 2
+    public = maps.supervisor_map(beats, graph, assignments=assignments, public=True)
+    public_page = maps.save_map(public, tmp_path / "sp.html").read_text(encoding="utf-8")
+    assert "CSO-7" not in public_page
+
+
+def test_supervisor_map_needs_the_beats_columns(beats: gpd.GeoDataFrame) -> None:
+    with pytest.raises(maps.MapError, match="workload"):
+        maps.supervisor_map(beats.drop(columns=["workload"]))
+
+
+ROUTE_ID = "beat-1_2025-12-01_0800-1600_foot"
+
+
+@pytest.fixture(scope="module")
+def route_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A route as `cso-geo routes` writes it: GeoJSON + summary JSON, hostile texts."""
+    folder = tmp_path_factory.mktemp("routes")
+    path = [[24.9400, 60.1700], [24.9420, 60.1700], [24.9420, 60.1710], [24.9440, 60.1710]]
+    stops = [
+        ("start", 0, path[0], "08:00", "08:00", 0, "Mannerheimintie", ""),
+        ("stop", 1, path[1], "08:05", "08:20", 15, XSS_IMG, f"Noise {XSS_SCRIPT}"),
+        ("stop", 2, path[2], "08:25", "08:45", 20, "Kalevankatu", XSS_BACKTICK),
+        ("end", 3, path[3], "08:50", "08:50", 0, "Kalevankatu", ""),
+    ]
+    features: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "properties": {"kind": "path", "route_id": ROUTE_ID, "beat_id": 1, "mode": "foot"},
+            "geometry": {"type": "LineString", "coordinates": path},
+        }
+    ]
+    stop_dicts = []
+    for kind, seq, xy, arrive, depart, dwell, name, reason in stops:
+        props = {
+            "kind": kind,
+            "seq": seq,
+            "arrive": f"2025-12-01T{arrive}:00",
+            "depart": f"2025-12-01T{depart}:00",
+            "dwell_min": dwell,
+            "hotspot_rank": seq or None,
+            "name": name,
+            "reason": reason,
+            "top_call_types": "NOISE:4",
+            "peak_hours": "22:00-23:00",
+        }
+        stop_dicts.append(props)
+        features.append(
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": {"type": "Point", "coordinates": xy},
+            }
+        )
+    (folder / f"{ROUTE_ID}.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features})
+    )
+    summary = {
+        "route_id": ROUTE_ID,
+        "beat_id": 1,
+        "mode": "foot",
+        "shift_start": "2025-12-01T08:00:00",
+        "shift_end": "2025-12-01T16:00:00",
+        "duration_min": 50,
+        "travel_min": 15,
+        "dwell_min": 35,
+        "distance_km": 0.5,
+        "stops": stop_dicts,
+        "risk_covered": 0.4,
+        "risk_available": 1.0,
+        "feasible": True,
+        "warnings": [f"late {XSS_IMG}"],
+        "directions": [
+            {
+                "street": "Mannerheimintie",
+                "distance_m": 111,
+                "instruction": "Head east on Mannerheimintie",
+            },
+            {"street": XSS_IMG, "distance_m": 111, "instruction": f"Turn left onto {XSS_IMG}"},
+        ],
+    }
+    (folder / f"{ROUTE_ID}.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_shift_map_numbers_stops_and_lists_directions(
+    graph: nx.MultiDiGraph, route_dir: Path, tmp_path: Path
+) -> None:
+    m = maps.shift_map(route_dir, graph)  # a folder with exactly one route
+    page = maps.save_map(m, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert maps.remote_references(page) == []
+    for raw in (XSS_IMG, XSS_SCRIPT, "`);window"):
+        assert raw not in page
+    layers = {g.layer_name: g for g in _geojson_layers(m)}
+    stops = [f["properties"] for f in layers["stops"].data["features"]]
+    assert [s["label"] for s in stops] == ["Start", "Stop 1", "Stop 2", "End"]
+    assert [s["arrive"] for s in stops] == ["08:00", "08:05", "08:25", "08:50"]
+    assert [s["dwell"] for s in stops] == ["0", "15", "20", "0"]
+    assert stops[1]["reason"] == html.escape(f"Noise {XSS_SCRIPT}")
+    assert stops[1]["_html"] == '<div class="cso-geo-stop stop">1</div>'
+    assert "cso-geo-stop start" in stops[0]["_html"]
+    assert "cso-geo-stop end" in stops[3]["_html"]
+    assert "Head east on Mannerheimintie (111 m)" in page
+    assert f"Turn left onto {html.escape(XSS_IMG)}" in page
+    assert "@media print" in page
+    public = maps.shift_map(route_dir / f"{ROUTE_ID}.json", graph, public=True)
+    public_page = maps.save_map(public, tmp_path / "rp.html").read_text(encoding="utf-8")
+    assert "Noise" not in public_page
+    assert "08:05" not in public_page
+
+
+def test_shift_map_refuses_a_folder_of_many_routes(route_dir: Path, tmp_path: Path) -> None:
+    for f in route_dir.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+        (tmp_path / f.name.replace("beat-1", "beat-2")).write_bytes(f.read_bytes())
+    with pytest.raises(maps.InputFileError, match="2 route GeoJSON files"):
+        maps.shift_map(tmp_path)
+
+
+# --- the product maps in a real browser ----------------------------------------------------------
+
+
+def _assert_clean(state: Any) -> None:
+    assert state.blocked == []
+    assert state.failed == []
+    assert state.errors == []
+
+
+def _assert_not_blank(
+    page: Any, colour: str, min_share: float, *, opacity: float = 1.0, tol: int = 40
+) -> None:
+    """The map shows something: some background, and `colour` (drawn with `opacity` over
+    the background) on a real share of the pixels."""
+    rgb = png_rgb(page.screenshot(type="png"))
+    assert background_share(rgb, BACKGROUND_RGB) > 0.05
+    seen = np.multiply(hex_rgb(colour), opacity) + np.multiply(BACKGROUND_RGB, 1 - opacity)
+    share = colour_share(rgb, tuple(int(c) for c in np.round(seen)), tol=tol)
+    assert share > min_share, share
+
+
+def _no_injection(page: Any, prop: str, raw: str) -> None:
+    shown = page.evaluate(OPEN_FEATURE_POPUP, [prop, [html.escape(raw), _esc(raw)]])
+    assert shown is not None, f"no popup with {prop}={raw!r}"
+    assert raw in shown["text"]
+    assert shown["elements"] == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+
+
+def _esc(raw: str) -> str:
+    return html.escape(raw).replace("`", "&#96;")
+
+
+@pytest.mark.browser
+def test_analyst_map_in_chromium(
+    browser: Any,
+    graph: nx.MultiDiGraph,
+    hostile_incidents: gpd.GeoDataFrame,
+    block_hotspots: gpd.GeoDataFrame,
+    tmp_path: Path,
+) -> None:
+    out = maps.save_map(
+        maps.analyst_map(hostile_incidents, graph, hotspots=block_hotspots), tmp_path / "a.html"
+    )
+    with offline_page(browser, out, viewport=VIEWPORT) as state:
+        page = state.page
+        page.wait_for_function("typeof window.L === 'object' && !!L.MarkerClusterGroup")
+        assert page.evaluate("L.version") == "1.9.3"
+        layers = leaflet_layers(page)
+        assert "Hotspots: segment (2)" in layers
+        assert "Incident points (10)" in layers
+        assert "Calls per hexagon (10)" in layers
+        # every incident is in the cluster group
+        n = page.evaluate(
+            """() => { const map = window[document.querySelector('.folium-map').id];
+                let n = 0; map.eachLayer((l) => { if (l instanceof L.MarkerClusterGroup) {
+                    n += l.getLayers().length; } }); return n; }"""
+        )
+        assert n == len(hostile_incidents)
+        _assert_not_blank(page, maps.TREND_COLORS["intensifying"], 0.001)
+        _no_injection(page, "name", XSS_IMG)
+        # an incident popup: its address and call type are hostile
+        shown = page.evaluate(
+            """() => new Promise((done) => {
+                const map = window[document.querySelector('.folium-map').id];
+                map.closePopup();
+                map.eachLayer((g) => { if (g instanceof L.MarkerClusterGroup) {
+                    const m = g.getLayers().find((x) => x.getPopup().getContent().includes('C-0'));
+                    g.zoomToShowLayer(m, () => { m.openPopup();
+                        const p = document.querySelector('.leaflet-popup-content');
+                        done({text: p.innerText,
+                              elements: p.querySelectorAll('img, script').length});
+                    });
+                } });
+            })"""
+        )
+        assert XSS_ADDR in shown["text"]
+        assert XSS_CALL in shown["text"]
+        assert shown["elements"] == 0
+        assert page.evaluate("typeof window.__xss") == "undefined"
+        assert page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
+    _assert_clean(state)
+
+
+@pytest.mark.browser
+def test_supervisor_map_in_chromium(
+    browser: Any,
+    graph: nx.MultiDiGraph,
+    beats: gpd.GeoDataFrame,
+    assignments: pd.DataFrame,
+    block_hotspots: gpd.GeoDataFrame,
+    tmp_path: Path,
+) -> None:
+    out = maps.save_map(
+        maps.supervisor_map(beats, graph, assignments=assignments, hotspots=block_hotspots),
+        tmp_path / "s.html",
+    )
+    with offline_page(browser, out, viewport=VIEWPORT) as state:
+        page = state.page
+        page.wait_for_selector(".cso-geo-label")
+        assert page.evaluate("L.version") == "1.9.3"
+        assert "Beats by workload (2)" in leaflet_layers(page)
+        labels = page.eval_on_selector_all(".cso-geo-label", "(e) => e.map((x) => x.innerText)")
+        assert len(labels) == 2
+        assert "Beat 1" in labels[0]
+        assert XSS_IMG in labels[0]  # shown as text
+        assert "960 min" in labels[1]
+        assert page.evaluate("document.querySelectorAll('.cso-geo-label img').length") == 0
+        _assert_not_blank(page, maps._WORKLOAD_COLORS[-1], 0.05, opacity=0.55, tol=12)
+        _no_injection(page, "cso", f"{XSS_IMG} (08:00-16:00, foot)")
+        _no_injection(page, "name", XSS_IMG)
+    _assert_clean(state)
+
+
+@pytest.mark.browser
+def test_shift_map_in_chromium(
+    browser: Any, graph: nx.MultiDiGraph, route_dir: Path, tmp_path: Path
+) -> None:
+    out = maps.save_map(maps.shift_map(route_dir, graph), tmp_path / "r.html")
+    with offline_page(browser, out, viewport=VIEWPORT) as state:
+        page = state.page
+        page.wait_for_selector(".cso-geo-stop")
+        assert page.evaluate("L.version") == "1.9.3"
+        numbers = page.eval_on_selector_all(".cso-geo-stop", "(e) => e.map((x) => x.innerText)")
+        assert numbers == ["S", "1", "2", "E"]
+        panel = page.inner_text("#cso-geo-panel")
+        assert ROUTE_ID in panel
+        assert XSS_IMG in panel
+        assert "Head east on Mannerheimintie (111 m)" in panel
+        assert page.evaluate("document.querySelectorAll('#cso-geo-panel img').length") == 0
+        _assert_not_blank(page, "#2b6cb0", 0.001)
+        # click stop 1 as a user would: its popup shows the hostile street and reason as text
+        page.click(".cso-geo-stop >> text='1'")
+        popup = page.wait_for_selector(".leaflet-popup-content")
+        text = popup.inner_text()
+        assert XSS_IMG in text
+        assert XSS_SCRIPT in text
+        assert "08:05" in text
+        assert page.evaluate("typeof window.__xss") == "undefined"
+        _no_injection(page, "reason", XSS_BACKTICK)
+        # printing hides the layer control and keeps the panel
+        page.emulate_media(media="print")
+        assert (
+            page.eval_on_selector(".leaflet-control-layers", "(e) => getComputedStyle(e).display")
+            == "none"
+        )
+        assert page.eval_on_selector("#cso-geo-panel", "(e) => getComputedStyle(e).display") != (
+            "none"
+        )
+    _assert_clean(state)
+
+
+# --- the `cso-geo map` commands ------------------------------------------------------------------
+
+
+def test_map_cli_draws_the_three_maps(
+    graph: nx.MultiDiGraph,
+    beats: gpd.GeoDataFrame,
+    assignments: pd.DataFrame,
+    block_hotspots: gpd.GeoDataFrame,
+    hostile_incidents: gpd.GeoDataFrame,
+    route_dir: Path,
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from cso_geo.cli import app  # noqa: PLC0415
+
+    beats.to_file(tmp_path / "beats.gpkg", layer="beats", driver="GPKG")
+    block_hotspots.to_file(tmp_path / "hot.gpkg", layer="hotspots", driver="GPKG")
+    assignments.to_csv(tmp_path / "assignments.csv", index=False)
+    hostile_incidents.to_crs(graph.graph["crs"]).to_file(tmp_path / "geo.gpkg", driver="GPKG")
+    runner = CliRunner()
+    cases = {
+        "analyst": [
+            "analyst",
+            str(tmp_path / "geo.gpkg"),
+            "--hotspots",
+            str(tmp_path / "hot.gpkg"),
+        ],
+        "supervisor": [
+            "supervisor",
+            "--beats",
+            str(tmp_path / "beats.gpkg"),
+            "--assignments",
+            str(tmp_path / "assignments.csv"),
+        ],
+        "shift": ["shift", "--route", str(route_dir)],
+    }
+    for kind, args in cases.items():
+        out = tmp_path / f"{kind}.html"
+        result = runner.invoke(app, ["map", *args, "--out", str(out), "--public"])
+        assert result.exit_code == 0, result.output
+        assert f"{kind} map written to" in result.output
+        page = out.read_text(encoding="utf-8")
+        assert maps.remote_references(page) == []
+        assert XSS_IMG not in page
+    supervisor = (tmp_path / "supervisor.html").read_text(encoding="utf-8")
+    assert "CSO-7" not in supervisor  # --public leaves out who patrols where
+    online = tmp_path / "online.html"
+    result = runner.invoke(app, ["map", *cases["shift"], "--out", str(online), "--online"])
+    assert result.exit_code == 0, result.output
+    assert "tile.openstreetmap.org" in online.read_text(encoding="utf-8")
+    bad = runner.invoke(app, ["map", "shift", "--route", str(tmp_path / "nope"), "--out", "x.html"])
+    assert bad.exit_code == 2
+    assert "does not exist" in " ".join(bad.output.split())
