@@ -10,13 +10,14 @@ emerging-hot-spot analysis; see the project's domain notes).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -38,10 +39,12 @@ from cso_geo.taxonomy import CATEGORIES
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "DAMPING",
     "GRID_METHODS",
     "HOTSPOT_COLUMNS",
     "SEGMENT_METHODS",
     "TREND_CLASSES",
+    "TUNED_SETTINGS",
     "TUNING_GRID",
     "GridUnits",
     "MethodParams",
@@ -58,6 +61,7 @@ __all__ = [
     "street_units",
     "trend_class",
     "tune",
+    "tuned_params",
 ]
 
 #: Every trend class, from most to least urgent for a supervisor.
@@ -225,9 +229,16 @@ def incident_weights(
     An incident `half_life_days` before `at` counts half as much as one at
     `at`; None switches decay off.
     """
+    if by and by not in incidents.columns:
+        numeric = [c for c in incidents.columns if pd.api.types.is_numeric_dtype(incidents[c])]
+        msg = (
+            f"Cannot weigh calls by {by!r}: the incidents have no such column. Use 'calls' "
+            f"(one each) or one of the numeric columns {numeric}."
+        )
+        raise ValueError(msg)
     w = (
         pd.to_numeric(incidents[by], errors="coerce").fillna(1.0).to_numpy(dtype=float)
-        if by and by in incidents.columns
+        if by
         else np.ones(len(incidents))
     )
     if half_life_days:
@@ -474,15 +485,39 @@ SEGMENT_METHODS: tuple[str, ...] = ("segment", "naive", "counts")
 GRID_METHODS: tuple[str, ...] = ("kde", "naive_grid", "gistar", "hdbscan")
 
 
+#: How a unit's weight in each period enters its segment score (see `segment_scores`).
+DAMPING: tuple[str, ...] = ("sqrt", "log1p", "none")
+
+
 @dataclass(frozen=True)
 class MethodParams:
-    """Settings of the hotspot methods (all distances in metres)."""
+    """Settings of the hotspot methods (all distances in metres).
+
+    ``damping`` and ``period_days`` shape the segment method: each unit's
+    weight is summed per period of ``period_days`` and passed through
+    ``sqrt`` (default), ``log1p`` or nothing (``none``) before the periods are
+    added, so a street troubled month after month outranks one with the same
+    number of calls in a single burst (a party house, a week of graffiti).
+    """
 
     bandwidth: float = 0.0
     half_life_days: float | None = 180.0
-    weight_by: str | None = "service_minutes"
+    weight_by: str | None = None
     kde_bandwidth: float = 150.0
     cell_size: float = 150.0
+    damping: str = "sqrt"
+    period_days: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.damping not in DAMPING:
+            msg = f"damping must be one of {', '.join(DAMPING)}, not {self.damping!r}."
+            raise ValueError(msg)
+        if self.period_days <= 0:
+            msg = f"period_days must be positive, not {self.period_days}."
+            raise ValueError(msg)
+        if self.bandwidth < 0:
+            msg = f"bandwidth must not be negative, not {self.bandwidth}."
+            raise ValueError(msg)
 
 
 def segment_scores(
@@ -496,27 +531,50 @@ def segment_scores(
 ) -> npt.NDArray[np.float64]:
     """Risk per metre of each street unit from training incidents.
 
-    ``segment``: incidents weighted by service minutes and recency, smoothed
-    along the network with a triangular kernel of ``params.bandwidth`` metres.
+    ``segment``: each incident weighs its service minutes (relative to the
+    training mean, so a weight of 1 is an average call) times a recency decay
+    of ``params.half_life_days``; a unit's weights are summed per period of
+    ``params.period_days`` before the cut and damped (``params.damping``,
+    ``sqrt`` by default) before the periods are added, which keeps one
+    month's burst from outranking a street troubled every month. With
+    ``params.bandwidth`` > 0 the damped weights are smoothed along the network
+    with a triangular kernel and divided by the kernel-weighted street length
+    (a Nadaraya-Watson rate), so the score stays a risk per metre.
     ``naive`` and ``counts``: plain counts per unit of the incidents given
     (the backtest passes the prior period for ``naive``). `assigned` (the
     unit of each row, from `StreetUnits.assign`) saves snapping them again.
     """
     unit = streets.assign(train.geometry) if assigned is None else assigned
     ok = unit >= 0
+    n = len(streets.units)
     if method in {"naive", "counts"}:
-        counts = np.bincount(unit[ok], minlength=len(streets.units)).astype(float)
+        counts = np.bincount(unit[ok], minlength=n).astype(float)
         return counts / streets.lengths
     if method != "segment":
         msg = f"Unknown street method {method!r}; use one of {SEGMENT_METHODS}."
         raise ValueError(msg)
     w = incident_weights(train, at=at, half_life_days=params.half_life_days, by=params.weight_by)
-    mass = np.bincount(unit[ok], weights=w[ok], minlength=len(streets.units))
+    if not ok.any():
+        return np.zeros(n)
+    w = w / max(float(np.mean(w[ok])), 1e-12)
+    if params.damping == "none":
+        mass = np.bincount(unit[ok], weights=w[ok], minlength=n)
+    else:
+        age = (at - pd.to_datetime(train["received_at"])).dt.total_seconds().to_numpy()
+        period = np.floor(np.clip(age[ok], 0, None) / 86400.0 / params.period_days).astype(np.int64)
+        # one (period, unit) sum per pair that has calls; sparse, so years of history stay cheap
+        per_pair = sp.coo_matrix(
+            (w[ok], (period, unit[ok])), shape=(int(period.max()) + 1, n)
+        ).tocsr()
+        per_pair.sum_duplicates()
+        per_pair.data = (
+            np.log1p(per_pair.data) if params.damping == "log1p" else np.sqrt(per_pair.data)
+        )
+        mass = np.asarray(per_pair.sum(axis=0), dtype=float).ravel()
     if params.bandwidth <= 0:
         return np.asarray(mass / streets.lengths, dtype=float)
-    # a network kernel density at each unit's midpoint (weight per metre): the
-    # triangular kernel integrates to `bandwidth` along a line
-    return np.asarray(streets.kernel(params.bandwidth) @ mass / params.bandwidth, dtype=float)
+    kernel = streets.kernel(params.bandwidth)
+    return np.asarray((kernel @ mass) / (kernel @ streets.lengths), dtype=float)
 
 
 def cluster_incidents(incidents: gpd.GeoDataFrame, *, seed: int = 0) -> clusters.ClusterResult:
@@ -718,10 +776,7 @@ def backtest(
                         prior, st, method="naive", at=c, assigned=snapped[in_prior]
                     )
                 else:
-                    p = MethodParams(
-                        bandwidth=float(choice["bandwidth"] or 0.0),
-                        half_life_days=choice["half_life_days"],
-                    )
+                    p = tuned_params(choice, params)
                     scores = segment_scores(train, st, at=c, params=p, assigned=snapped[in_train])
                 a_tr, a_te = snapped[in_train], snapped[in_test]
                 k = len(st.units)
@@ -837,7 +892,9 @@ HOTSPOT_COLUMNS: tuple[str, ...] = (
     "method",
     "unit_id",
     "size",
+    "risk",
     "count",
+    "service_minutes",
     "top_call_types",
     "peak_hours",
     "profile",
@@ -859,6 +916,7 @@ def find_hotspots(
     at: str | pd.Timestamp | None = None,
     trend_months: int = 12,
     min_count: int = 1,
+    rank_by: str = "metre",
 ) -> gpd.GeoDataFrame:
     """Rank units with a method and describe the hottest ones.
 
@@ -881,6 +939,12 @@ def find_hotspots(
     min_count
         Units flagged by their neighbours' risk but holding fewer incidents
         than this are left out of the table (a CSO cannot act on them).
+    rank_by
+        ``"metre"`` (default): rank by risk per metre of street (or per m² of
+        a cell), the ranking that catches the most calls for the street length
+        flagged; ``"segment"``: by each unit's whole risk, so longer troubled
+        stretches come first. The table carries both (``score`` per metre,
+        ``risk`` per unit).
 
     Returns
     -------
@@ -889,6 +953,9 @@ def find_hotspots(
         and the unit geometry (street piece or grid cell). ``size`` is metres
         of street or m² of area. Empty (with these columns) when no unit scores.
     """
+    if rank_by not in {"metre", "segment"}:
+        msg = f"rank_by must be 'metre' or 'segment', not {rank_by!r}."
+        raise ValueError(msg)
     if incidents.empty:
         msg = (
             "No incidents match the selection (category, shift or dates): there is nothing "
@@ -922,13 +989,15 @@ def find_hotspots(
         raise ValueError(msg)
     if method != "hdbscan":
         _check_placed(unit_of, len(incidents))
-    flagged = np.flatnonzero(evaluate.select_coverage(scores, sizes, coverage))
-    order = flagged[np.lexsort((flagged, -scores[flagged]))]
+    ranking = scores if rank_by == "metre" else scores * sizes
+    flagged = np.flatnonzero(evaluate.select_coverage(ranking, sizes, coverage))
+    order = flagged[np.lexsort((flagged, -ranking[flagged]))]
     out = frame.iloc[order].reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(order) + 1))
     out.insert(1, "score", np.round(scores[order], 6))
     out.insert(2, "method", method)
     out["size"] = np.round(sizes[order], 1)
+    out["risk"] = np.round(scores[order] * sizes[order], 6)
     months = pd.period_range(
         end=(when - pd.Timedelta(days=1)).to_period("M"), periods=trend_months, freq="M"
     )
@@ -946,7 +1015,13 @@ def find_hotspots(
         empty = gpd.GeoDataFrame(
             columns=[*HOTSPOT_COLUMNS, "geometry"], geometry="geometry", crs=streets.units.crs
         )
-        empty.attrs.update(method=method, params=asdict(params), coverage=coverage)
+        empty.attrs.update(
+            rank_by=rank_by,
+            method=method,
+            params=asdict(params),
+            coverage=coverage,
+            unit_length=streets.unit_length if method in SEGMENT_METHODS else None,
+        )
         log.info("%s hotspots: no unit scores above zero", method)
         return empty
     stats_frame = pd.DataFrame(described, index=out.index)
@@ -957,6 +1032,9 @@ def find_hotspots(
     out.attrs["method"] = method
     out.attrs["params"] = asdict(params)
     out.attrs["coverage"] = coverage
+    out.attrs["rank_by"] = rank_by
+    # the street units the hotspots are pieces of, so later stages can rebuild them
+    out.attrs["unit_length"] = streets.unit_length if method in SEGMENT_METHODS else None
     log.info("%s hotspots: %d units flagged at %.0f%% coverage", method, len(out), coverage * 100)
     return out
 
@@ -979,6 +1057,11 @@ def _describe(
 ) -> dict[str, Any]:
     """Counts, call types, hour x weekday profile, first/last seen and trend of one unit."""
     out: dict[str, Any] = {"count": len(rows)}
+    out["service_minutes"] = (
+        round(float(pd.to_numeric(rows["service_minutes"], errors="coerce").fillna(0.0).sum()), 1)
+        if "service_minutes" in rows
+        else 0.0
+    )
     for c in categories:
         out[f"count_{c}"] = int((rows["category"] == c).sum())
     if "call_type_code" in rows and len(rows):
@@ -1009,11 +1092,27 @@ def _describe(
 # letting the agency's own history choose
 # --------------------------------------------------------------------------- #
 #: Settings `tune` tries for the segment method.
-TUNING_GRID: dict[str, tuple[float | None, ...]] = {
+TUNING_GRID: dict[str, tuple[Any, ...]] = {
     "unit_length": (50.0, 100.0),
     "bandwidth": (0.0, 50.0, 150.0),
     "half_life_days": (None, 90.0, 180.0),
+    "damping": ("sqrt", "none"),
+    "weight_by": (None, "service_minutes"),
 }
+
+#: The settings a tuning choice holds beside its method and unit length.
+TUNED_SETTINGS: tuple[str, ...] = ("bandwidth", "half_life_days", "damping", "weight_by")
+
+
+def tuned_params(choice: Mapping[str, Any], base: MethodParams | None = None) -> MethodParams:
+    """The `MethodParams` of a `tune` choice (``choice["chosen"]``), over `base`."""
+    base = base or MethodParams()
+    kw: dict[str, Any] = {k: choice[k] for k in TUNED_SETTINGS if k in choice}
+    if kw.get("bandwidth") is None:
+        kw["bandwidth"] = 0.0
+    if kw.get("damping") is None:
+        kw.pop("damping", None)
+    return replace(base, **kw)
 
 
 def tune(
@@ -1029,10 +1128,11 @@ def tune(
 ) -> dict[str, Any]:
     """Choose the segment method's settings by rolling-origin backtest on history.
 
-    Every combination in `grid` (unit length, bandwidth, recency half-life) and
-    the naive baseline are scored by mean PAI at `coverage` over `cuts` cut
-    dates ending at `cut`, using only incidents before ``cut + horizon``; pass a
-    `cut` one horizon before the period you will predict so it is never seen.
+    Every combination in `grid` (unit length, bandwidth, recency half-life,
+    damping and weighting; `TUNING_GRID` by default) and the naive baseline
+    are scored by mean PAI at `coverage` over `cuts` cut dates ending at `cut`,
+    using only incidents before ``cut + horizon``; pass a `cut` one horizon
+    before the period you will predict so it is never seen.
     When no setting beats the naive baseline, the baseline is chosen, and the
     result says so.
 
@@ -1057,7 +1157,7 @@ def tune(
     t = pd.to_datetime(incidents["received_at"])
     candidates: list[dict[str, Any]] = []
     for ul in space["unit_length"]:
-        st = units[float(ul)]  # type: ignore[arg-type]
+        st = units[float(ul)]
         assigned = st.assign(incidents.geometry)
         n = len(st.units)
         folds = []
@@ -1086,30 +1186,29 @@ def tune(
             {
                 "method": "naive",
                 "unit_length": ul,
-                "bandwidth": None,
-                "half_life_days": None,
+                **dict.fromkeys(TUNED_SETTINGS),
                 "pai": float(np.mean(naive)),
             }
         )
-        for bw in space["bandwidth"]:
-            for hl in space["half_life_days"]:
-                params = MethodParams(bandwidth=float(bw or 0.0), half_life_days=hl)
-                pais = []
-                for c, tr, _, tc in folds:
-                    scores = segment_scores(
-                        incidents.loc[tr], st, at=c, params=params, assigned=assigned[tr]
-                    )
-                    flagged = evaluate.select_coverage(scores, st.lengths, coverage)
-                    pais.append(evaluate.pai(tc, st.lengths, flagged))
-                candidates.append(
-                    {
-                        "method": "segment",
-                        "unit_length": ul,
-                        "bandwidth": bw,
-                        "half_life_days": hl,
-                        "pai": float(np.mean(pais)),
-                    }
+        keys = [k for k in TUNED_SETTINGS if k in space]
+        for combo in itertools.product(*(space[k] for k in keys)):
+            setting = dict(zip(keys, combo, strict=True))
+            params = tuned_params(setting)
+            pais = []
+            for c, tr, _, tc in folds:
+                scores = segment_scores(
+                    incidents.loc[tr], st, at=c, params=params, assigned=assigned[tr]
                 )
+                flagged = evaluate.select_coverage(scores, st.lengths, coverage)
+                pais.append(evaluate.pai(tc, st.lengths, flagged))
+            candidates.append(
+                {
+                    "method": "segment",
+                    "unit_length": ul,
+                    **{k: getattr(params, k) for k in TUNED_SETTINGS},
+                    "pai": float(np.mean(pais)),
+                }
+            )
     if not candidates:
         msg = (
             "tune: no cut date has both history and a test period; give more months of "
@@ -1124,13 +1223,15 @@ def tune(
             r["method"] != "naive",
             r["bandwidth"] or 0.0,
             r["half_life_days"] or 0.0,
+            r["damping"] != "none",
+            r["weight_by"] is not None,
             r["unit_length"],
         ),
     )
     best_naive = max(r["pai"] for r in candidates if r["method"] == "naive")
     chosen = ranked[0]
     return {
-        "chosen": {k: chosen[k] for k in ("method", "unit_length", "bandwidth", "half_life_days")},
+        "chosen": {k: chosen[k] for k in ("method", "unit_length", *TUNED_SETTINGS)},
         "score": round(chosen["pai"], 5),
         "naive_score": round(best_naive, 5),
         "beats_naive": chosen["method"] != "naive" and chosen["pai"] > best_naive,
