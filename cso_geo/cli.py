@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from cso_geo import __version__, hotspots, ingest, pipeline, routes
+from cso_geo import __version__, config, hotspots, ingest, pipeline, routes
 from cso_geo._errors import CsoGeoError
 from cso_geo.network import StreetNetwork
 
@@ -364,12 +364,36 @@ Bandwidth = Annotated[
 HalfLife = Annotated[
     float, typer.Option("--half-life", help="Recency half-life in days (0 = no decay).")
 ]
+WeightBy = Annotated[
+    str,
+    typer.Option(
+        "--weight-by",
+        help="What each call weighs: 'calls' (one each), 'service_minutes' (workload), or any "
+        "numeric column of the input.",
+    ),
+]
+Damping = Annotated[
+    str,
+    typer.Option(
+        "--damping",
+        help="How each month's calls on a unit add up: sqrt (a one-month burst counts less "
+        "than the same calls spread over months), log1p, or none.",
+    ),
+]
 
 
-def _params(bandwidth: float, half_life: float, cell_size: float) -> hotspots.MethodParams:
+def _params(
+    bandwidth: float,
+    half_life: float,
+    cell_size: float,
+    weight_by: str = "calls",
+    damping: str = "sqrt",
+) -> hotspots.MethodParams:
     return hotspots.MethodParams(
         bandwidth=bandwidth,
         half_life_days=half_life or None,
+        weight_by=None if weight_by in {"calls", "none", ""} else weight_by,
+        damping=damping,
         kde_bandwidth=bandwidth if bandwidth > 0 else hotspots.MethodParams().kde_bandwidth,
         cell_size=cell_size,
     )
@@ -403,15 +427,26 @@ def hotspots_cmd(
     unit_length: UnitLength = 100.0,
     bandwidth: Bandwidth = 0.0,
     half_life: HalfLife = 180.0,
+    weight_by: WeightBy = "calls",
+    damping: Damping = "sqrt",
     cell_size: Annotated[float, typer.Option("--cell-size", help="Grid cell in metres.")] = 150.0,
+    rank_by: Annotated[
+        str,
+        typer.Option(
+            "--rank-by",
+            help="metre: risk per metre of street (most calls per length flagged); segment: "
+            "each unit's whole risk (longer troubled stretches first).",
+        ),
+    ] = "metre",
     tuned: Annotated[
         bool | None,
         typer.Option(
             "--tuned/--no-tuned",
-            help="Choose unit length, bandwidth and half-life (or the naive baseline) by "
-            "backtest on the incidents' own history. On by default for --method segment, so "
-            "the default never does worse than the naive baseline; --no-tuned uses "
-            "--unit-length, --bandwidth and --half-life as given.",
+            help="Choose unit length, bandwidth, half-life, damping and weighting (or the "
+            "naive baseline) by backtest on the incidents' own history. On by default for "
+            "--method segment, so the default never does worse than the naive baseline; "
+            "--no-tuned uses --unit-length, --bandwidth, --half-life, --damping and "
+            "--weight-by as given.",
         ),
     ] = None,
 ) -> None:
@@ -441,8 +476,9 @@ def hotspots_cmd(
                 end=end,
                 unit_length=unit_length,
                 coverage=coverage,
-                params=_params(bandwidth, half_life, cell_size),
+                params=_params(bandwidth, half_life, cell_size, weight_by, damping),
                 tuned=(method == "segment") if tuned is None else tuned,
+                rank_by=rank_by,
             ),
         )
     if "tuning" in found.attrs:
@@ -495,6 +531,8 @@ def evaluate_cmd(
     unit_length: UnitLength = 100.0,
     bandwidth: Bandwidth = 0.0,
     half_life: HalfLife = 180.0,
+    weight_by: WeightBy = "calls",
+    damping: Damping = "sqrt",
     cell_size: Annotated[float, typer.Option("--cell-size", help="Grid cell in metres.")] = 150.0,
 ) -> None:
     """Backtest the hotspot methods against the naive baseline (PAI, PEI, RRI).
@@ -527,7 +565,7 @@ def evaluate_cmd(
                 horizon=horizon,
                 coverages=levels,
                 unit_length=unit_length,
-                params=_params(bandwidth, half_life, cell_size),
+                params=_params(bandwidth, half_life, cell_size, weight_by, damping),
                 json_out=json_out,
                 profile=profile,
             ),
@@ -812,6 +850,18 @@ def assign_cmd(
     )
 
 
+def _print_run(result: dict[str, Path], title: str) -> None:
+    backtest = result.get("backtest")
+    if backtest is not None and backtest.exists():
+        _print_backtest(json.loads(backtest.read_text(encoding="utf-8")))
+    table = Table(title=title)
+    table.add_column("output")
+    table.add_column("path", overflow="fold")
+    for label, path in result.items():
+        table.add_row(label, str(path))
+    out.print(table)
+
+
 @app.command()
 def demo(
     out_dir: Annotated[
@@ -821,20 +871,62 @@ def demo(
 ) -> None:
     """Run the whole pipeline on the bundled sample city (central Helsinki).
 
+    This is `cso-geo run` with the bundled configuration: geocoded calls,
+    backtested hotspots, 6 beats, a roster assignment, routes with GPX and
+    route sheets for every beat, the analyst, community, supervisor and shift
+    maps, and the monthly report.
+
     Example: cso-geo demo
     """
     with _user_errors():
         result = pipeline.run_demo(out_dir=out_dir, maps_dir=maps_dir, progress=_report)
-    table = Table(title="cso-geo demo outputs")
-    table.add_column("output")
-    table.add_column("path")
-    for label, path in result.items():
-        table.add_row(label, str(path))
-    out.print(table)
+    _print_run(result, "cso-geo demo outputs")
+
+
+@app.command()
+def run(
+    config_file: Annotated[
+        Path, typer.Option("--config", help="Run configuration (TOML; `cso-geo init` writes one).")
+    ],
+) -> None:
+    """Run the whole pipeline on your agency's own inputs, as set in a configuration.
+
+    Writes what `cso-geo demo` writes: geocoded calls with quarantine and
+    match report, backtest, hotspots, beats, assignments, routes, maps and
+    the monthly report.
+
+    Example: cso-geo init agency.toml && cso-geo run --config agency.toml
+    """
+    with _user_errors():
+        cfg = config.load_config(config_file)
+        result = pipeline.run_pipeline(cfg, progress=_report)
+    _print_run(result, f"cso-geo run {config_file} outputs")
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the configuration.")] = Path(
+        "agency.toml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter configuration for `cso-geo run --config`.
+
+    Example: cso-geo init agency.toml
+    """
+    with _user_errors():
+        written = config.write_starter(path, overwrite=force)
+    out.print(f"starter configuration written to {written}; edit it, then run:")
+    out.print(f"  cso-geo run --config {written}")
 
 
 def _report(stage: str, detail: dict[str, Any]) -> None:
-    text = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in detail.items())
+    text = ", ".join(
+        f"{k}={'yes' if v else 'no'}"
+        if isinstance(v, bool)
+        else (f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}")
+        for k, v in detail.items()
+    )
     console.print(f"[green]✓[/] {stage}: {text}", highlight=False)
 
 

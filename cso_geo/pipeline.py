@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from cso_geo import routes as routes_mod
 from cso_geo._errors import CsoGeoError, InputFileError, InputFileNotFoundError
 from cso_geo._io import atomic_path as atomic_path_any
 from cso_geo._io import atomic_write_text, read_vector
+from cso_geo.config import RunConfig, demo_config
 from cso_geo.datasets import synthetic
 from cso_geo.network import (
     StreetNetwork,
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "assign_file",
     "beats_file",
+    "default_dates",
     "evaluate_file",
     "geocode_file",
     "hotspots_file",
@@ -58,18 +61,13 @@ __all__ = [
     "report_file",
     "routes_file",
     "run_demo",
+    "run_pipeline",
     "save_network",
     "study_area",
+    "write_hotspots",
 ]
 
 Progress = Callable[[str, dict[str, Any]], None]
-
-#: The bundled sample city used by ``cso-geo demo``.
-DEMO_CITY = "helsinki"
-DEMO_MONTHS = 12
-DEMO_SEED = 1
-DEMO_START = "2025-01-01"
-DEMO_CUT = "2025-12-01"
 
 
 def load_network(
@@ -249,6 +247,7 @@ def hotspots_file(
     coverage: float = 0.05,
     params: hs.MethodParams | None = None,
     tuned: bool = False,
+    rank_by: str = "metre",
 ) -> tuple[gpd.GeoDataFrame, Path]:
     """Find hotspots in geocoded incidents and write them (GeoPackage) atomically.
 
@@ -267,22 +266,30 @@ def hotspots_file(
         coverage=coverage,
         params=params,
         tuned=tuned,
+        rank_by=rank_by,
     )
+    filters = {"categories": list(categories or []), "shift": shift, "start": start, "end": end}
+    return found, write_hotspots(found, out, incidents=len(incidents), filters=filters)
+
+
+def write_hotspots(
+    found: gpd.GeoDataFrame,
+    out: str | Path,
+    *,
+    incidents: int,
+    filters: dict[str, Any] | None = None,
+) -> Path:
+    """Write hotspots (layer ``hotspots``) and their ``X.meta.json`` atomically.
+
+    The metadata holds the method, its settings, the tuning choice and its
+    backtest score (when tuned), how many incidents were ranked and the filters.
+    """
     target = Path(out)
     with atomic_path_any(target) as tmp:
         found.to_file(tmp, driver="GPKG", layer="hotspots")
-    meta = {
-        **found.attrs,
-        "incidents": len(incidents),
-        "filters": {
-            "categories": list(categories or []),
-            "shift": shift,
-            "start": start,
-            "end": end,
-        },
-    }
+    meta = {**found.attrs, "incidents": incidents, "filters": filters or {}}
     atomic_write_text(target.with_suffix(".meta.json"), json.dumps(meta, indent=2, default=str))
-    return found, target
+    return target
 
 
 def find_tuned_or_plain(
@@ -295,6 +302,7 @@ def find_tuned_or_plain(
     params: hs.MethodParams | None = None,
     tuned: bool = False,
     horizon_days: int = 30,
+    rank_by: str = "metre",
 ) -> gpd.GeoDataFrame:
     """`cso_geo.hotspots.find_hotspots`, after tuning on history when asked.
 
@@ -315,6 +323,7 @@ def find_tuned_or_plain(
             method=method,
             params=params or hs.MethodParams(),
             coverage=coverage,
+            rank_by=rank_by,
         )
     if incidents.empty:
         msg = "No incidents match the selection: there is nothing to tune or rank."
@@ -329,15 +338,14 @@ def find_tuned_or_plain(
         coverage=coverage,
     )
     choice = tuning["chosen"]
-    chosen_params = hs.MethodParams(
-        bandwidth=float(choice["bandwidth"] or 0.0), half_life_days=choice["half_life_days"]
-    )
+    chosen_params = hs.tuned_params(choice, params)
     found = hs.find_hotspots(
         incidents,
         units[float(choice["unit_length"])],
         method=choice["method"],
         params=chosen_params,
         coverage=coverage,
+        rank_by=rank_by,
     )
     found.attrs["tuning"] = {k: v for k, v in tuning.items() if k != "candidates"}
     return found
@@ -653,29 +661,58 @@ def assign_file(
     return assigned, summary, {"assignments": target, "summary": summary_path}
 
 
-def run_demo(
-    *,
-    out_dir: str | Path = "out",
-    maps_dir: str | Path = "maps",
-    progress: Progress | None = None,
-) -> dict[str, Path]:
-    """Run the whole pipeline on the bundled sample city.
+def _last_day(incidents: gpd.GeoDataFrame) -> pd.Timestamp:
+    """The day of the last call in `incidents`."""
+    t = pd.to_datetime(incidents["received_at"])
+    if t.isna().all():
+        msg = "No incident has a received_at time; check the export's time column."
+        raise ValueError(msg)
+    return pd.Timestamp(t.max()).normalize()
 
-    Today: street networks -> sample CAD export -> ingest and geocoding (with
-    its match report) -> hotspots and their backtest -> overview map. Later
-    stages add themselves here.
+
+def default_dates(incidents: gpd.GeoDataFrame) -> dict[str, str]:
+    """What a run uses where its configuration is silent.
+
+    ``backtest_cut``: the first day of the last month of calls (so the last
+    test period is that month); ``report_month``: the last full month of calls
+    (the last month when the calls run to its last day, else the one before);
+    ``shift_date``: the day after the last call.
+    """
+    last = _last_day(incidents)
+    month_start = last.replace(day=1)
+    full = last + pd.Timedelta(days=1) == month_start + pd.offsets.MonthBegin(1)
+    report = month_start if full else month_start - pd.offsets.MonthBegin(1)
+    return {
+        "backtest_cut": str(month_start.date()),
+        "report_month": report.strftime("%Y-%m"),
+        "shift_date": str((last + pd.Timedelta(days=1)).date()),
+    }
+
+
+def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[str, Path]:
+    """Run every stage on an agency's inputs, as `cso-geo run --config` does.
+
+    Street network -> incidents (the agency's export, or a synthetic sample)
+    -> ingest and geocoding with quarantine and match report -> backtest of
+    every hotspot method -> hotspots -> balanced beats -> the shift's roster
+    assignment -> one route per beat (GeoJSON, GPX, route sheet) -> analyst,
+    community (public), supervisor and one shift map per route -> the monthly
+    report. Each stage reports its counts through `progress`.
 
     Returns
     -------
     outputs
-        A label for each written file and its path.
+        A label for each written file or folder and its path.
     """
     say = progress or (lambda stage, detail: log.info("%s: %s", stage, detail))
-    out_dir, maps_dir = Path(out_dir), Path(maps_dir)
+    out_dir, maps_dir = Path(cfg.out_dir), Path(cfg.maps_dir)
     outputs: dict[str, Path] = {}
 
+    def timed(t0: float) -> float:
+        return round(time.perf_counter() - t0, 2)
+
     t0 = time.perf_counter()
-    net = network_from_file(DEMO_CITY)
+    net = load_network(osm=cfg.osm, network_dir=cfg.network, place=cfg.place, bbox=cfg.bbox)
     s = net.summary()
     say(
         "street network",
@@ -684,28 +721,44 @@ def run_demo(
             "drive_edges": s["drive"]["edges"],
             "walk_km": s["walk"]["street_km"],
             "drive_km": s["drive"]["street_km"],
-            "seconds": round(time.perf_counter() - t0, 2),
+            "seconds": timed(t0),
         },
     )
-    outputs["network"] = save_network(net, out_dir / "network")
+    if cfg.network is None:
+        outputs["network"] = save_network(net, out_dir / "network")
 
-    t0 = time.perf_counter()
-    sample = synthetic.generate_cad(net, months=DEMO_MONTHS, seed=DEMO_SEED, start=DEMO_START)
-    cad_path, truth_path = synthetic.write_sample(sample, out_dir / "helsinki_cad.csv")
-    outputs["CAD export"] = cad_path
-    outputs["CAD truth"] = truth_path
-    say(
-        "sample incidents",
-        {
-            "calls": len(sample.cad),
-            "planted_hotspots": len(sample.hotspots),
-            "seconds": round(time.perf_counter() - t0, 2),
-        },
-    )
+    sample = None
+    if cfg.sample is not None:
+        t0 = time.perf_counter()
+        sample = synthetic.generate_cad(
+            net,
+            months=int(cfg.sample.get("months", 12)),
+            seed=int(cfg.sample.get("seed", 1)),
+            start=str(cfg.sample.get("start", "2025-01-01")),
+            calls_per_month=cfg.sample.get("calls_per_month"),
+        )
+        name = cfg.osm if cfg.osm and "/" not in cfg.osm and "." not in cfg.osm else "sample"
+        cad_path, truth_path = synthetic.write_sample(sample, out_dir / f"{name}_cad.csv")
+        outputs["CAD export"], outputs["CAD truth"] = cad_path, truth_path
+        say(
+            "sample incidents",
+            {
+                "calls": len(sample.cad),
+                "planted_hotspots": len(sample.hotspots),
+                "seconds": timed(t0),
+            },
+        )
+        export: Path = cad_path
+        profile: str | None = cfg.profile or "cso_geo_sample"
+        stem = name
+    else:
+        assert cfg.incidents is not None
+        export, profile = cfg.incidents, cfg.profile
+        stem = cfg.incidents.stem
 
     t0 = time.perf_counter()
     geocoded, geo_report, paths = geocode_file(
-        cad_path, out_dir / "helsinki_geocoded.gpkg", network=net, profile="cso_geo_sample"
+        export, out_dir / f"{stem}_geocoded.gpkg", network=net, profile=profile
     )
     outputs["geocoded incidents"] = paths["output"]
     outputs["ingest quarantine"] = paths["quarantine"]
@@ -719,63 +772,213 @@ def run_demo(
             "hit_rate": f"{match['hit_rate']:.1%}",
             "hit_rate_locatable": f"{match['hit_rate_locatable']:.1%}",
             **match["by_match_type"],
-            "seconds": round(time.perf_counter() - t0, 2),
+            "seconds": timed(t0),
         },
     )
+    incidents = hs.select_incidents(geocoded, categories=list(cfg.categories) or None)
+    if incidents.empty:
+        msg = (
+            f"{cfg.source}: no incident was placed"
+            + (f" in categories {list(cfg.categories)}" if cfg.categories else "")
+            + f"; see the match report {paths['report']}."
+        )
+        raise ValueError(msg)
+    dates = default_dates(incidents)
 
     t0 = time.perf_counter()
-    incidents = hs.select_incidents(geocoded)
     streets = hs.street_units(net.walk)
     backtest = hs.backtest(
         incidents,
         streets,
-        cut=DEMO_CUT,
-        cuts=3,
+        cut=cfg.backtest_cut or dates["backtest_cut"],
+        cuts=cfg.backtest_cuts,
         horizon_days=30,
         methods=(*hs.SEGMENT_METHODS, *hs.GRID_METHODS, "tuned"),
         tuning_units=tuning_units(net, streets),
     )
-    found = find_tuned_or_plain(incidents, net, tuned=True)
-    # the sample's truth is known: how many planted hotspots did we find?
-    planted = synthetic.hotspot_segments(sample.hotspots, net)
-    planted = planted[planted["kind"] != "flare"]
-    backtest["recovery"] = {
-        "planted": evaluate.recovery(found.geometry, planted.geometry, tolerance=1.0),
-        "persistent": evaluate.recovery(
-            found.geometry, planted.loc[planted["kind"] == "persistent"].geometry, tolerance=1.0
-        ),
-        "top_k": evaluate.recovery(
-            found.geometry.head(len(planted)), planted.geometry, tolerance=1.0
-        ),
-        "note": "a flagged unit on or touching a planted segment counts; flares are left out",
-    }
+    found = find_tuned_or_plain(
+        incidents, net, method=cfg.method, coverage=cfg.coverage, tuned=cfg.tuned
+    )
+    if sample is not None:
+        # the sample's truth is known: how many planted hotspots did we find?
+        planted = synthetic.hotspot_segments(sample.hotspots, net)
+        planted = planted[planted["kind"] != "flare"]
+        backtest["recovery"] = {
+            "planted": evaluate.recovery(found.geometry, planted.geometry, tolerance=1.0),
+            "persistent": evaluate.recovery(
+                found.geometry, planted.loc[planted["kind"] == "persistent"].geometry, tolerance=1.0
+            ),
+            "top_k": evaluate.recovery(
+                found.geometry.head(len(planted)), planted.geometry, tolerance=1.0
+            ),
+            "note": "a flagged unit on or touching a planted segment counts; flares are left out",
+        }
     outputs["backtest"] = atomic_write_text(
         out_dir / "backtest.json", json.dumps(backtest, indent=2)
     )
-    outputs["hotspots"] = out_dir / "hotspots.gpkg"
-    with atomic_path_any(outputs["hotspots"]) as tmp:
-        found.to_file(tmp, driver="GPKG", layer="hotspots")
+    outputs["hotspots"] = write_hotspots(found, out_dir / "hotspots.gpkg", incidents=len(incidents))
+    seg, naive = backtest["methods"]["segment"], backtest["methods"]["naive"]
+    detail: dict[str, Any] = {
+        "hotspots": len(found),
+        "chosen": found.attrs.get("tuning", {}).get("chosen", {}).get("method", cfg.method),
+        "segment PAI@5%": round(float(seg["pai@0.05"]), 2),
+        "naive PAI@5%": round(float(naive["pai@0.05"]), 2),
+        "gain": f"{float(seg['pai@0.05']) / max(float(naive['pai@0.05']), 1e-9) - 1:+.0%}",
+    }
+    if "recovery" in backtest:
+        detail["persistent recall"] = f"{backtest['recovery']['persistent']['recall']:.0%}"
+    say("hotspots", {**detail, "seconds": timed(t0)})
+
+    t0 = time.perf_counter()
+    beat_mode = "vehicle" if cfg.mode == "drive" else "foot"
+    plan, beat_paths = beats_file(
+        incidents,
+        out_dir / "beats.gpkg",
+        network=net,
+        n=cfg.n_beats,
+        existing=cfg.existing_beats,
+        station=cfg.station,
+        max_minutes=cfg.max_minutes,
+        mode=beat_mode,
+        seed=cfg.seed,
+    )
+    outputs["beats"], outputs["beats summary"] = beat_paths["beats"], beat_paths["summary"]
+    bsum = plan.summary
     say(
-        "hotspots",
+        "beats",
         {
-            "hotspots": len(found),
-            "chosen": found.attrs["tuning"]["chosen"]["method"],
-            "persistent recall": f"{backtest['recovery']['persistent']['recall']:.0%}",
-            **{
-                f"{m} PAI@5%": round(float(r["pai@0.05"]), 2)
-                for m, r in backtest["methods"].items()
-            },
-            "seconds": round(time.perf_counter() - t0, 2),
+            "beats": cfg.n_beats,
+            "imbalance": f"{bsum['imbalance']:.1%}",
+            "all contiguous": bsum["all_contiguous"],
+            "mean Polsby-Popper": bsum["mean_polsby_popper"],
+            "k-means imbalance": f"{bsum['baseline']['imbalance']:.1%}",
+            "seconds": timed(t0),
         },
     )
 
-    points = geocoded.loc[
-        geocoded["match_type"] != "unmatched", ["incident_id", "category", "geometry"]
-    ]
-    m = maps.overview_map(net.walk, incidents=points, title="Central Helsinki: sample calls")
-    outputs["overview map"] = maps.save_map(m, maps_dir / "overview.html")
-    say("overview map", {"incidents": len(points), "path": str(outputs["overview map"])})
+    t0 = time.perf_counter()
+    if cfg.roster is not None:
+        roster_path = cfg.roster
+    else:
+        other = "16:00-00:00" if cfg.shift_hours != "16:00-00:00" else "08:00-16:00"
+        shifts = (cfg.shift_hours, other)
+        table = beats_mod.sample_roster(cfg.roster_size, seed=cfg.seed, shifts=shifts)
+        roster_path = atomic_write_text(
+            out_dir / "roster.csv", table.to_csv(index=False, lineterminator="\n")
+        )
+        outputs["roster (sample)"] = roster_path
+    _, asum, assign_paths = assign_file(
+        outputs["beats"], roster_path, out_dir / "assignments.csv", shift=cfg.shift_hours
+    )
+    outputs["assignments"] = assign_paths["assignments"]
+    say(
+        "shift assignment",
+        {
+            "shift": cfg.shift_hours,
+            "csos": asum["csos"],
+            "assigned": asum["assigned"],
+            "uncovered beats": ", ".join(map(str, asum["uncovered_beats"])) or "none",
+            "seconds": timed(t0),
+        },
+    )
+
+    t0 = time.perf_counter()
+    shift_text = f"{cfg.shift_date or dates['shift_date']} {cfg.shift_hours}"
+    routes_dir = out_dir / "routes"
+    summaries = routes_file(
+        outputs["beats"],
+        outputs["hotspots"],
+        routes_dir,
+        network=net,
+        shift=shift_text,
+        beat="all",
+        mode=cfg.mode,
+        dwell=cfg.dwell,
+        coverage=cfg.street_coverage,
+    )
+    outputs["routes"] = routes_dir
+    say(
+        "routes",
+        {
+            "shift": shift_text,
+            "routes": len(summaries),
+            "feasible": sum(bool(r["feasible"]) for r in summaries),
+            "stops": sum(len(r.get("stops", [])) for r in summaries),
+            "seconds": timed(t0),
+        },
+    )
+
+    t0 = time.perf_counter()
+    public = cfg.public
+    outputs["analyst map"] = map_file(
+        "analyst",
+        maps_dir / "analyst.html",
+        geocoded=outputs["geocoded incidents"],
+        network=net,
+        hotspots=outputs["hotspots"],
+        public=public,
+    )
+    outputs["community map (public)"] = map_file(
+        "analyst",
+        maps_dir / "community.html",
+        geocoded=outputs["geocoded incidents"],
+        network=net,
+        hotspots=outputs["hotspots"],
+        public=True,
+    )
+    outputs["supervisor map"] = map_file(
+        "supervisor",
+        maps_dir / "supervisor.html",
+        network=net,
+        beats=outputs["beats"],
+        assignments=outputs["assignments"],
+        hotspots=outputs["hotspots"],
+        public=public,
+    )
+    n_shift = 0
+    for r in summaries:
+        geojson = routes_dir / f"{r['route_id']}.geojson"
+        if not r["feasible"] or not geojson.exists():
+            continue
+        outputs[f"shift map, beat {r['beat_id']}"] = map_file(
+            "shift", maps_dir / f"shift-{geojson.stem}.html", network=net, route=geojson,
+            public=public,
+        )  # fmt: skip
+        n_shift += 1
+    say("maps", {"maps": 3 + n_shift, "folder": str(maps_dir), "seconds": timed(t0)})
+
+    t0 = time.perf_counter()
+    month = cfg.report_month or dates["report_month"]
+    rep, report_paths = report_file(
+        outputs["geocoded incidents"],
+        month,
+        out_dir / "report",
+        network=net,
+        hotspots=outputs["hotspots"],
+        beats=outputs["beats"],
+        backtest=outputs["backtest"],
+    )
+    outputs["monthly report"] = report_paths["html"]
+    say(
+        "monthly report",
+        {"month": month, "calls": rep.data["calls"]["total"], "seconds": timed(t0)},
+    )
     return outputs
+
+
+def run_demo(
+    *,
+    out_dir: str | Path = "out",
+    maps_dir: str | Path = "maps",
+    progress: Progress | None = None,
+) -> dict[str, Path]:
+    """Run the whole pipeline on the bundled sample city.
+
+    `run_pipeline` on the bundled configuration (``cso_geo/data/demo.toml``):
+    central Helsinki, 12 months of synthetic calls, 6 beats, the day shift.
+    """
+    cfg = replace(demo_config(), out_dir=Path(out_dir), maps_dir=Path(maps_dir))
+    return run_pipeline(cfg, progress=progress)
 
 
 #: The maps `map_file` draws.
@@ -883,8 +1086,9 @@ def report_file(
     """Write the monthly hotspot report of `month` (``YYYY-MM``) into `out_dir`.
 
     The geocoding match report beside `geocoded` (``X.report.json``), when present,
-    adds the overall hit rate. Writes ``report-YYYY-MM.html``, its PNG charts and
-    ``report-YYYY-MM.json``.
+    adds the overall hit rate; the metadata beside `hotspots` (``X.meta.json``)
+    says on which street units and by which method they were made. Writes
+    ``report-YYYY-MM.html``, its PNG charts and ``report-YYYY-MM.json``.
     """
     incidents = read_geocoded(geocoded)
     found = (
@@ -915,6 +1119,15 @@ def report_file(
             match = json.loads(match_path.read_text(encoding="utf-8")).get("match")
         except (OSError, json.JSONDecodeError):
             match = None
+    meta = None
+    if hotspots is not None:
+        meta_path = Path(hotspots).with_suffix(".meta.json")
+        if meta_path.exists():
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                msg = f"Cannot read the hotspots metadata {str(meta_path)!r}: {exc}"
+                raise InputFileError(msg) from exc
     rep = report_mod.monthly_report(
         incidents,
         month,
@@ -923,5 +1136,6 @@ def report_file(
         backtest=bt,
         match_report=match,
         network=network,
+        hotspots_meta=meta,
     )
     return rep, report_mod.write_report(rep, out_dir)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import dataclasses
 import html
 import io
 import json
@@ -44,6 +45,8 @@ __all__ = ["MonthlyReport", "ReportError", "monthly_report", "write_report"]
 log = logging.getLogger(__name__)
 
 #: Hotspots listed in the report.
+#: Street unit length of hotspots whose own is not known (the hotspot default).
+DEFAULT_UNIT_LENGTH: Final = 100.0
 TOP_HOTSPOTS: Final = 10
 #: Coverage (share of street length) whose backtest figures the report shows.
 BACKTEST_COVERAGE: Final = 0.05
@@ -184,6 +187,41 @@ def _peak_weekday(profile: object) -> str | None:
     return _WEEKDAYS[int(grid.sum(axis=1).argmax())]
 
 
+def _counts_on(
+    found: gpd.GeoDataFrame, points: gpd.GeoDataFrame, streets: hs.StreetUnits, method: str
+) -> dict[int, int]:
+    """Calls in `points` on each hotspot (keyed by ``unit_id``).
+
+    Street hotspots are pieces of `streets` (the units they were made on):
+    each call counts on the piece it snaps to. Grid cells and cluster polygons
+    count the calls inside them.
+    """
+    if found.empty or points.empty:
+        return {}
+    geoms = found.geometry.to_crs(points.crs) if found.crs != points.crs else found.geometry
+    ids = found["unit_id"].to_numpy(dtype=np.int64)
+    if method in hs.SEGMENT_METHODS:
+        n = len(streets.units)
+        known = (ids >= 0) & (ids < n)
+        same_units = bool(known.all()) and np.allclose(
+            geoms.length.to_numpy(), streets.lengths[ids[known]], atol=0.5
+        )
+        if same_units:
+            unit_of = streets.assign(points.geometry)
+            counts = np.bincount(unit_of[unit_of >= 0], minlength=n)
+            return {int(u): int(counts[u]) for u in ids}
+        # hotspots made on other units than these: count each call on the nearest
+        # hotspot piece within a few metres of it
+        log.info(
+            "hotspots are not pieces of %g m units: counting calls by distance", streets.unit_length
+        )
+        _, near = geoms.sindex.nearest(points.geometry, max_distance=5.0, return_all=False)
+    else:
+        _, near = geoms.sindex.query(points.geometry, predicate="within")
+    per = np.bincount(near, minlength=len(found))
+    return {int(u): int(c) for u, c in zip(ids, per, strict=True)}
+
+
 def _hotspot_rows(
     found: gpd.GeoDataFrame, month_counts: Mapping[int, int] | None, top: int
 ) -> list[dict[str, Any]]:
@@ -211,7 +249,18 @@ def _hotspot_rows(
 
 
 def _beat_rows(beats: gpd.GeoDataFrame, month_points: gpd.GeoDataFrame) -> list[dict[str, Any]]:
-    """Planned workload of each beat and its calls and service minutes this month."""
+    """Planned workload of each beat and its calls and service minutes this month.
+
+    An agency's own beat polygons carry no planned workload: it is None there.
+    """
+    if "beat_id" not in beats.columns:
+        msg = (
+            f"the beats have no beat_id column (columns: {', '.join(map(str, beats.columns))}); "
+            "use a file written by `cso-geo beats` or add a beat_id column"
+        )
+        raise ReportError(msg)
+    if beats.crs is None:
+        raise ReportError("the beats have no CRS; save them with one (e.g. EPSG:4326)")
     b = beats.to_crs(month_points.crs) if month_points.crs is not None else beats
     joined = gpd.sjoin(
         month_points[
@@ -227,13 +276,18 @@ def _beat_rows(beats: gpd.GeoDataFrame, month_points: gpd.GeoDataFrame) -> list[
         if "service_minutes" in joined.columns
         else pd.Series(dtype=float)
     )
+    b = b.sort_values("beat_id", kind="stable")
+    planned = (
+        pd.to_numeric(b["workload"], errors="coerce")
+        if "workload" in b.columns
+        else pd.Series(np.nan, index=b.index)
+    )
     rows = []
-    for row in b.sort_values("beat_id").itertuples(index=False):
-        bid = row.beat_id
+    for bid, plan in zip(b["beat_id"], planned, strict=True):
         rows.append(
             {
                 "beat_id": _beat_id(bid),
-                "planned_workload_min": round(float(row.workload), 1),
+                "planned_workload_min": None if pd.isna(plan) else round(float(plan), 1),
                 "calls_this_month": int(calls.get(bid, 0)),
                 "service_minutes_this_month": round(float(minutes.get(bid, 0.0)), 1),
             }
@@ -382,6 +436,7 @@ def monthly_report(
     backtest: Mapping[str, Any] | None = None,
     match_report: Mapping[str, Any] | None = None,
     network: StreetNetwork | None = None,
+    hotspots_meta: Mapping[str, Any] | None = None,
     top: int = TOP_HOTSPOTS,
 ) -> MonthlyReport:
     """Compute and render the hotspot report of one month.
@@ -406,6 +461,11 @@ def monthly_report(
         The geocoding match report; its overall hit rate is shown beside the month's.
     network : StreetNetwork, optional
         The street network: hotspots, new/cooled hotspots, backtest, static map.
+    hotspots_meta : mapping, optional
+        How `hotspots` were made (``method``, ``params``, ``unit_length``: the
+        ``X.meta.json`` `cso_geo.pipeline.write_hotspots` writes beside them), so
+        this month's calls are counted on the same street units and last
+        month's list for new/cooled hotspots is made the same way.
     top : int
         Hotspots listed (and compared for new/cooled).
 
@@ -437,7 +497,14 @@ def monthly_report(
     located = hs.select_incidents(incidents)
     lt = pd.to_datetime(located["received_at"])
     month_points = located.loc[((lt >= start) & (lt < end)).to_numpy()]
-    streets = hs.street_units(network.walk) if network is not None else None
+    meta = dict(hotspots_meta or {})
+    method = str(meta.get("method") or "segment")
+    fields = {f.name for f in dataclasses.fields(hs.MethodParams)}
+    params = hs.MethodParams(**{k: v for k, v in (meta.get("params") or {}).items() if k in fields})
+    unit_length = float(meta.get("unit_length") or DEFAULT_UNIT_LENGTH)
+    streets = (
+        hs.street_units(network.walk, unit_length=unit_length) if network is not None else None
+    )
     found = hotspots
     new: list[dict[str, Any]] | None = None
     cooled: list[dict[str, Any]] | None = None
@@ -445,24 +512,22 @@ def monthly_report(
     if streets is not None:
         upto = located.loc[(lt < end).to_numpy()]
         if found is None:
-            found = hs.find_hotspots(upto, streets, at=end)
-        unit_of = streets.assign(month_points.geometry)
-        ids = streets.units["unit_id"].to_numpy()
-        month_counts = {
-            int(ids[u]): int(c)
-            for u, c in zip(*np.unique(unit_of[unit_of >= 0], return_counts=True), strict=True)
-        }
+            method = "segment"
+            found = hs.find_hotspots(upto, streets, at=end, params=params)
+        month_counts = _counts_on(found, month_points, streets, method)
         before = located.loc[(lt < start).to_numpy()]
-        if not before.empty:
-            mine = hs.find_hotspots(upto, streets, at=end) if hotspots is not None else found
-            prev = hs.find_hotspots(before, streets, at=start)
-            now_ids = list(mine["unit_id"].head(top))
+        # cluster ids of two HDBSCAN runs do not match: no new/cooled for them
+        if not before.empty and method != "hdbscan":
+            prev = hs.find_hotspots(before, streets, method=method, params=params, at=start)
+            now_ids = list(found["unit_id"].head(top))
             prev_ids = list(prev["unit_id"].head(top))
             new = _hotspot_rows(
-                mine[mine["unit_id"].isin(set(now_ids) - set(prev_ids))], month_counts, top
+                found[found["unit_id"].isin(set(now_ids) - set(prev_ids))], month_counts, top
             )
             cooled = _hotspot_rows(
-                prev[prev["unit_id"].isin(set(prev_ids) - set(now_ids))], month_counts, top
+                prev[prev["unit_id"].isin(set(prev_ids) - set(now_ids))],
+                _counts_on(prev, month_points, streets, method),
+                top,
             )
     hot_rows = None if found is None else _hotspot_rows(found, month_counts, top)
 

@@ -26,7 +26,7 @@ def test_demo_config() -> None:
         6,
         "08:00-16:00",
         "foot",
-        "2025-11",
+        "2025-12",
     )
     assert c.out_dir == Path("/tmp/x/out")
 

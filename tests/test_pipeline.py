@@ -8,6 +8,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from _browser import offline_page, png_rgb
 from typer.testing import CliRunner
@@ -32,7 +33,11 @@ def demo_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "sample incidents",
         "geocoding",
         "hotspots",
-        "overview map",
+        "beats",
+        "shift assignment",
+        "routes",
+        "maps",
+        "monthly report",
     ]
     return outputs
 
@@ -49,7 +54,16 @@ def test_demo_writes_every_output(
         "match report",
         "backtest",
         "hotspots",
-        "overview map",
+        "beats",
+        "beats summary",
+        "roster (sample)",
+        "assignments",
+        "routes",
+        "analyst map",
+        "community map (public)",
+        "supervisor map",
+        *(f"shift map, beat {b}" for b in range(1, 7)),
+        "monthly report",
     }
     for path in demo_outputs.values():
         assert path.exists()
@@ -79,17 +93,55 @@ def test_demo_writes_every_output(
         )
         .all()
     )
-    page = demo_outputs["overview map"].read_text(encoding="utf-8")
-    assert maps.remote_references(page) == []
-    assert len(page) < 5_000_000
+    # the segment method beats last month's counts by 20% on the sample city (issue target)
+    seg, naive = backtest["methods"]["segment"], backtest["methods"]["naive"]
+    assert seg["pai@0.05"] >= 1.2 * naive["pai@0.05"]
+    assert backtest["recovery"]["persistent"]["planted"] == 18
+    # six contiguous beats within 5% of each other, and a shift's routes for every one
+    beats = json.loads(demo_outputs["beats summary"].read_text())
+    assert beats["n_beats"] == 6
+    assert all(beats["contiguous"].values())
+    assert beats["imbalance"] <= 0.05
+    routes = json.loads((demo_outputs["routes"] / "routes.json").read_text())
+    assert sorted(r["beat_id"] for r in routes) == [1, 2, 3, 4, 5, 6]
+    for r in routes:
+        assert r["feasible"], r["warnings"]
+        assert r["duration_min"] <= 480 + 1e-6
+        waits = sum(st["wait_min"] + st["break_min"] for st in r["stops"])
+        assert r["duration_min"] == pytest.approx(
+            r["travel_min"] + r["dwell_min"] + waits, abs=0.1
+        )
+        assert r["stops"]
+        for ext in (".geojson", ".gpx", ".html", ".json"):
+            assert (demo_outputs["routes"] / f"{r['route_id']}{ext}").exists()
+        assert demo_outputs[f"shift map, beat {r['beat_id']}"].exists()
+    assignments = pd.read_csv(demo_outputs["assignments"])
+    assert set(assignments["beat_id"].dropna().astype(int)) <= set(range(1, 7))
+    for label in ("analyst map", "community map (public)", "supervisor map"):
+        page = demo_outputs[label].read_text(encoding="utf-8")
+        assert maps.remote_references(page) == []
+        assert len(page) < 5_000_000
+    # the community map shows no address of any call
+    public = demo_outputs["community map (public)"].read_text(encoding="utf-8")
+    cad = pd.read_csv(demo_outputs["CAD export"], keep_default_na=False)
+    long_addresses = {a for a in cad["address"] if len(a) > 12}
+    assert not [a for a in long_addresses if a in public]
+    report = demo_outputs["monthly report"]
+    assert report.name == "report-2025-12.html"
+    data = json.loads(report.with_suffix(".json").read_text())
+    t = pd.to_datetime(cad["received_at"])
+    assert data["calls"]["total"] == int((t.dt.strftime("%Y-%m") == "2025-12").sum())
 
 
 def test_demo_cli_prints_its_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "maps/overview.html" in result.stdout
-    assert (tmp_path / "maps" / "overview.html").exists()
+    for name in ("analyst.html", "supervisor.html", "community.html"):
+        assert f"maps/{name}" in result.stdout
+        assert (tmp_path / "maps" / name).exists()
+    assert "out/report/report-2025-12.html" in result.stdout
+    assert "Backtest" in result.stdout  # the backtest table
     assert (tmp_path / "out" / "helsinki_cad.csv").exists()
 
 
@@ -97,20 +149,21 @@ def test_demo_cli_prints_its_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_demo_map_is_drawn_with_the_network_cut_off(
     browser: Any, demo_outputs: dict[str, Path]
 ) -> None:
-    with offline_page(browser, demo_outputs["overview map"]) as state:
+    with offline_page(browser, demo_outputs["analyst map"]) as state:
         page = state.page
         page.wait_for_function("document.querySelectorAll('path.leaflet-interactive').length > 0")
         assert page.evaluate("typeof window.L") == "object"
         n_paths = page.evaluate("document.querySelectorAll('path.leaflet-interactive').length")
+        labels = page.eval_on_selector_all(
+            ".leaflet-control-layers-overlays label", "els => els.map(e => e.innerText)"
+        )
         n_street_features = sum(
             int(label.rsplit("(", 1)[1].rstrip(")").replace(",", ""))
-            for label in page.eval_on_selector_all(
-                ".leaflet-control-layers-overlays label", "els => els.map(e => e.innerText)"
-            )
-            if not label.strip().startswith("Incidents")
+            for label in labels
+            if label.strip().startswith(("Paths", "Minor streets", "Major roads"))
         )
         assert n_street_features > 3000  # the walk network, drawn from the graph
-        assert n_paths > n_street_features  # streets plus the incident grid
+        assert n_paths > n_street_features  # streets plus hexagons and hotspots
         rgb = png_rgb(page.screenshot(type="png")).astype(np.int32)
     background = np.all(rgb == (0xF7, 0xF7, 0xF4), axis=2).mean()
     distinct = len(np.unique(rgb.reshape(-1, 3), axis=0))
