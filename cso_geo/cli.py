@@ -421,6 +421,12 @@ def hotspots_cmd(
     end: Annotated[
         str | None, typer.Option("--end", help="Day after the last, YYYY-MM-DD.")
     ] = None,
+    day: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--day", help="Keep these days of the week: mon..sun, weekdays, weekend (repeatable)."
+        ),
+    ] = None,
     coverage: Annotated[
         float, typer.Option("--coverage", help="Share of street length (or area) to flag.")
     ] = 0.05,
@@ -474,6 +480,7 @@ def hotspots_cmd(
                 shift=shift,
                 start=start,
                 end=end,
+                days=hotspots.parse_weekdays(day) if day else None,
                 unit_length=unit_length,
                 coverage=coverage,
                 params=_params(bandwidth, half_life, cell_size, weight_by, damping),

@@ -56,6 +56,7 @@ __all__ = [
     "grid_units",
     "incident_weights",
     "parse_shift",
+    "parse_weekdays",
     "segment_scores",
     "select_incidents",
     "street_units",
@@ -167,6 +168,36 @@ def parse_shift(text: str) -> tuple[int, int]:
         msg = f"Shift {text!r} has zero length."
         raise ValueError(msg)
     return start, end
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_weekdays(texts: Sequence[str]) -> list[int]:
+    """Day names to weekday numbers (Monday = 0), for `select_incidents`.
+
+    Each text may hold several names separated by commas: ``mon``/``monday``,
+    ``0``-``6``, ``weekdays`` (Monday-Friday) or ``weekend``.
+    """
+    days: set[int] = set()
+    for text in texts:
+        for part in str(text).split(","):
+            word = part.strip().lower()
+            if word in {"weekday", "weekdays"}:
+                days.update(range(5))
+            elif word in {"weekend", "weekends"}:
+                days.update((5, 6))
+            elif word.isdigit() and int(word) < 7:
+                days.add(int(word))
+            elif len(word) >= 3 and word[:3] in _WEEKDAYS:
+                days.add(_WEEKDAYS.index(word[:3]))
+            else:
+                msg = (
+                    f"Unknown day {part.strip()!r}; use mon, tue, wed, thu, fri, sat, sun, "
+                    "weekdays or weekend (or 0-6, Monday = 0)."
+                )
+                raise ValueError(msg)
+    return sorted(days)
 
 
 def select_incidents(

@@ -243,6 +243,7 @@ def hotspots_file(
     shift: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    days: Sequence[int] | None = None,
     unit_length: float = 100.0,
     coverage: float = 0.05,
     params: hs.MethodParams | None = None,
@@ -256,7 +257,12 @@ def hotspots_file(
     own history, and the choice and its backtest score go into the metadata.
     """
     incidents = hs.select_incidents(
-        read_geocoded(geocoded), categories=categories, start=start, end=end, shift=shift
+        read_geocoded(geocoded),
+        categories=categories,
+        start=start,
+        end=end,
+        shift=shift,
+        days=days,
     )
     found = find_tuned_or_plain(
         incidents,
@@ -268,7 +274,13 @@ def hotspots_file(
         tuned=tuned,
         rank_by=rank_by,
     )
-    filters = {"categories": list(categories or []), "shift": shift, "start": start, "end": end}
+    filters = {
+        "categories": list(categories or []),
+        "shift": shift,
+        "start": start,
+        "end": end,
+        "days": list(days) if days is not None else None,
+    }
     return found, write_hotspots(found, out, incidents=len(incidents), filters=filters)
 
 

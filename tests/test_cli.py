@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -313,6 +314,24 @@ def test_hotspots_command(geocoded_sample: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "No incidents match the selection" in result.output
     assert not (tmp_path / "none.gpkg").exists()
+    # weekends only, ranked by whole segment, no tuning: every call counted is on a weekend
+    weekend = tmp_path / "weekend.gpkg"
+    args = ["hotspots", str(geocoded_sample), "--osm", "helsinki", "--day", "weekend"]
+    result = runner.invoke(
+        app, [*args, "--rank-by", "segment", "--no-tuned", "--out", str(weekend)]
+    )
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(weekend)
+    profiles = np.array([json.loads(p) for p in found["profile"]])  # 7 x 24 per hotspot
+    assert profiles[:, :5, :].sum() == 0
+    assert profiles[:, 5:, :].sum() == found["count"].sum() > 0
+    assert found["risk"].is_monotonic_decreasing
+    meta = json.loads(weekend.with_suffix(".meta.json").read_text())
+    assert meta["filters"]["days"] == [5, 6]
+    assert meta["rank_by"] == "segment"
+    bad = runner.invoke(app, [*args[:4], "--day", "someday", "--out", str(tmp_path / "x.gpkg")])
+    assert bad.exit_code == 2
+    assert "Unknown day 'someday'" in bad.output
 
 
 def test_error_messages_are_not_read_as_markup(tmp_path: Path) -> None:

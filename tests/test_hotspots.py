@@ -68,6 +68,17 @@ def test_parse_shift() -> None:
             hotspots.parse_shift(bad)
 
 
+def test_parse_weekdays() -> None:
+    assert hotspots.parse_weekdays(["mon"]) == [0]
+    assert hotspots.parse_weekdays(["Saturday,sun", "2"]) == [2, 5, 6]
+    assert hotspots.parse_weekdays(["weekdays"]) == [0, 1, 2, 3, 4]
+    assert hotspots.parse_weekdays(["weekend", "fri"]) == [4, 5, 6]
+    with pytest.raises(ValueError, match="Unknown day 'funday'"):
+        hotspots.parse_weekdays(["mon,funday"])
+    with pytest.raises(ValueError, match="Unknown day '7'"):
+        hotspots.parse_weekdays(["7"])
+
+
 def _incidents(times: list[str], cats: list[str]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {"received_at": pd.to_datetime(times), "category": cats, "match_type": "address_point"},

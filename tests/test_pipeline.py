@@ -108,9 +108,7 @@ def test_demo_writes_every_output(
         assert r["feasible"], r["warnings"]
         assert r["duration_min"] <= 480 + 1e-6
         waits = sum(st["wait_min"] + st["break_min"] for st in r["stops"])
-        assert r["duration_min"] == pytest.approx(
-            r["travel_min"] + r["dwell_min"] + waits, abs=0.1
-        )
+        assert r["duration_min"] == pytest.approx(r["travel_min"] + r["dwell_min"] + waits, abs=0.1)
         assert r["stops"]
         for ext in (".geojson", ".gpx", ".html", ".json"):
             assert (demo_outputs["routes"] / f"{r['route_id']}{ext}").exists()
@@ -172,3 +170,49 @@ def test_demo_map_is_drawn_with_the_network_cut_off(
     assert state.blocked == []
     assert state.failed == []
     assert state.errors == []
+
+
+def test_run_config_on_an_agency_export(tmp_path: Path) -> None:
+    """`cso-geo init`, then `cso-geo run --config` on an export of the agency's own."""
+    runner = CliRunner()
+    cfg = tmp_path / "agency.toml"
+    result = runner.invoke(app, ["init", str(cfg)])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["init", str(cfg)]).exit_code == 2  # never overwrites
+    export = tmp_path / "exports" / "calls.csv"
+    export.parent.mkdir()
+    export.write_bytes((REPO / "data" / "helsinki_cad_2025.csv").read_bytes())
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace('osm = "region.osm.pbf"', 'osm = "helsinki"')
+    text = text.replace(
+        'file = "calls.csv"', 'file = "exports/calls.csv"\nprofile = "cso_geo_sample"'
+    )
+    text = text.replace("n = 6 ", "n = 4 ").replace('mode = "foot" ', 'mode = "drive" ')
+    cfg.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["run", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    beats = json.loads((out / "beats.json").read_text())
+    assert beats["n_beats"] == 4
+    assert all(beats["contiguous"].values())
+    routes = json.loads((out / "routes" / "routes.json").read_text())
+    assert len(routes) == 4
+    assert {r["mode"] for r in routes} == {"drive"}
+    # the defaults the config left open come from the data: the day after the last call,
+    # the last full month
+    assert {r["shift_start"] for r in routes} == {"2026-01-01T08:00:00"}
+    assert (out / "report" / "report-2025-12.html").exists()
+    for name in ("analyst.html", "community.html", "supervisor.html"):
+        assert (tmp_path / "maps" / name).exists()
+    assert "calls_geocoded.gpkg" in result.stdout
+
+
+def test_run_config_errors_name_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[area]\nosm = "helsinki"\n[incidents]\nsample = {}\n[beats]\nn = 0\n')
+    result = CliRunner().invoke(app, ["run", "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "[beats] n = 0 is not allowed; use an integer from 1 to 200" in result.output
+    missing = CliRunner().invoke(app, ["run", "--config", str(tmp_path / "none.toml")])
+    assert missing.exit_code == 2
+    assert "cso-geo init" in missing.output
