@@ -2,23 +2,34 @@
 
 `overview_map` draws a projected osmnx street graph (and optionally incident
 points) as Leaflet vector layers with Folium. The product maps build on it:
-`analyst_map` (calls per hexagon with time-of-day layers, incident clusters,
-hotspots by method and category coloured by trend, HDBSCAN clusters),
-`supervisor_map` (beats coloured by workload with their CSOs, hotspots) and
-`shift_map` (one CSO's route with numbered stops and a printable side panel).
-Each has a public mode for residents: no incident points, addresses or
-coordinates, counts on hexagons with small counts suppressed.
+`analyst_map` (calls per hexagon with time-of-day layers, an optional heat
+map, incident points in clusters, hotspots by method and category coloured by
+trend, HDBSCAN clusters), `supervisor_map` (beats coloured by workload with
+their CSOs, hotspots) and `shift_map` (one CSO's route with numbered stops and
+a printable side panel). Each has a public mode for residents: no incident
+points, addresses, coordinates or CSO names, counts on hexagons and hotspots
+with small counts suppressed, and a legend note saying what was aggregated or
+left out.
+
+A product map's size does not grow with its input: the basemap streets are
+merged into one feature per street name and class (and thinned to a vertex
+budget), the hexagons grow until there are at most `MAX_HEX_CELLS`, their
+cells are written once for all the time-band layers, the heat map is drawn
+from at most `MAX_HEAT_POINTS` grid cells, and at most `MAX_CLUSTER_POINTS`
+incidents (the latest, and fewer if their fields are long) are drawn as
+points, as one compact array whose popups are built on click.
 
 `save_map` writes the page. By default it is fully self-contained: Leaflet,
-and when the page uses them jQuery, Leaflet.markercluster and Font Awesome,
-are inlined from the installed XStatic packages; the libraries Folium links
-but no cso_geo page needs (Bootstrap, Leaflet.awesome-markers) are left out,
-and no tile layer is drawn: the street network itself is the basemap. The
-saved file is checked to load nothing from the network.
+and when the page uses them jQuery, Leaflet.markercluster, Leaflet.heat (from
+the folium package itself) and Font Awesome, are inlined from installed
+packages; the libraries Folium links but no cso_geo page needs (Bootstrap,
+Leaflet.awesome-markers) are left out, and no tile layer is drawn: the street
+network itself is the basemap. The saved file is checked to load nothing from
+the network.
 
 Text from the data (street names, incident fields, reasons, CSO ids) is
-HTML-escaped before it reaches a tooltip, popup, label or panel: incident text
-is untrusted.
+HTML-escaped before it reaches a tooltip, popup, label or panel, and before it
+is written into the page's data: incident text is untrusted.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ import logging
 import math
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -39,6 +51,7 @@ from typing import Any, Final
 
 import branca.element
 import folium
+import folium.map
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -46,6 +59,9 @@ import numpy.typing as npt
 import osmnx as ox
 import pandas as pd
 import shapely
+from folium.elements import JSCSSMixin
+from folium.plugins import HeatMap, MarkerCluster
+from folium.template import Template
 
 from cso_geo._errors import (
     CsoGeoError,
@@ -57,14 +73,19 @@ from cso_geo._io import atomic_write_text
 
 __all__ = [
     "HEX_SIZE_M",
+    "MAX_BASEMAP_VERTICES",
     "MAX_CLUSTER_POINTS",
+    "MAX_HEAT_POINTS",
+    "MAX_HEX_CELLS",
     "MAX_INCIDENT_POINTS",
+    "MAX_POINT_BYTES",
     "PUBLIC_MIN_COUNT",
     "MapError",
     "OfflineMapError",
     "Route",
     "analyst_map",
     "hex_counts",
+    "incident_clusters",
     "overview_map",
     "read_route",
     "remote_references",
@@ -258,10 +279,20 @@ def _graph_edges(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
 
 
 def _street_features(
-    edges: gpd.GeoDataFrame, *, decimals: int = COORD_DECIMALS
+    edges: gpd.GeoDataFrame,
+    *,
+    decimals: int = COORD_DECIMALS,
+    merge: bool = False,
+    tolerance: float = SIMPLIFY_TOLERANCE_M,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Return GeoJSON features of `edges`, grouped by road class key."""
-    simplified = edges.geometry.simplify(SIMPLIFY_TOLERANCE_M, preserve_topology=False)
+    """Return GeoJSON features of `edges`, grouped by road class key.
+
+    With `merge`, the segments of one street (same road class, name and type) are
+    joined into one (Multi)LineString feature: a city's basemap then holds hundreds
+    of features instead of tens of thousands, which is most of its size and of the
+    page's load time.
+    """
+    simplified = edges.geometry.simplify(tolerance, preserve_topology=False)
     lonlat = _to_lonlat(simplified)
     if decimals != COORD_DECIMALS:
         lonlat = shapely.transform(lonlat, lambda c: np.round(c, decimals))
@@ -272,21 +303,43 @@ def _street_features(
     lengths = (edges["length"] if "length" in edges.columns else edges.geometry.length).to_numpy(
         dtype=float
     )
+    labels = [_text(name) or "(unnamed)" for name in names]
+    kinds = [_text(highway) or "road" for highway in highways]
+    classes = [_road_class(highway) for highway in highways]
     groups: dict[str, list[dict[str, Any]]] = {rc.key: [] for rc in ROAD_CLASSES}
-    for i, (geom, name, highway, length) in enumerate(
-        zip(lonlat, names, highways, lengths, strict=True)
-    ):
-        label = _text(name)
-        groups[_road_class(highway)].append(
+    if not merge:
+        for i, (geom, label, kind, cls, length) in enumerate(
+            zip(lonlat, labels, kinds, classes, lengths, strict=True)
+        ):
+            groups[cls].append(
+                {
+                    "type": "Feature",
+                    "id": i,
+                    "properties": {
+                        "name": label,
+                        "highway": kind,
+                        "length_m": round(length) if math.isfinite(length) else None,
+                    },
+                    "geometry": {"type": "LineString", "coordinates": _line_coords(geom)},
+                }
+            )
+        return groups
+    finite = np.where(np.isfinite(lengths), lengths, 0.0)
+    by_street: dict[tuple[str, str, str], list[int]] = {}
+    for row, key in enumerate(zip(classes, labels, kinds, strict=True)):
+        by_street.setdefault(key, []).append(row)
+    for i, ((cls, label, kind), rows) in enumerate(sorted(by_street.items())):
+        merged = shapely.line_merge(shapely.multilinestrings(list(lonlat[rows])))
+        groups[cls].append(
             {
                 "type": "Feature",
                 "id": i,
                 "properties": {
-                    "name": label or "(unnamed)",
-                    "highway": _text(highway) or "road",
-                    "length_m": round(length) if math.isfinite(length) else None,
+                    "name": label,
+                    "highway": kind,
+                    "length_m": round(float(finite[rows].sum())),
                 },
-                "geometry": {"type": "LineString", "coordinates": _line_coords(geom)},
+                "geometry": _geometry_json(merged),
             }
         )
     return groups
@@ -493,10 +546,24 @@ def _base_map(
 
 
 def _add_street_layers(
-    m: folium.Map, edges: gpd.GeoDataFrame, *, show: bool = True, decimals: int = COORD_DECIMALS
+    m: folium.Map,
+    edges: gpd.GeoDataFrame,
+    *,
+    show: bool = True,
+    decimals: int = COORD_DECIMALS,
+    merge: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Add one vector layer per road class of `edges` to `m`; return the features drawn."""
-    groups = _street_features(edges, decimals=decimals)
+    """Add one vector layer per road class of `edges` to `m`; return the features drawn.
+
+    `merge` draws one feature per street (see `_street_features`), simplified with
+    `BASEMAP_SIMPLIFY_M`, as the product maps' basemap.
+    """
+    groups = _street_features(
+        edges,
+        decimals=decimals,
+        merge=merge,
+        tolerance=BASEMAP_SIMPLIFY_M if merge else SIMPLIFY_TOLERANCE_M,
+    )
     for rc in ROAD_CLASSES:
         features = groups[rc.key]
         if not features:
@@ -591,10 +658,32 @@ def overview_map(
 PUBLIC_MIN_COUNT: Final = 3
 #: Circumradius (m) of the hexagons incidents are counted on.
 HEX_SIZE_M: Final = 120.0
-#: Up to this many incidents are drawn as points, in marker clusters (internal maps only).
-MAX_CLUSTER_POINTS: Final = 20_000
+#: At most this many incidents are drawn as points, in marker clusters (internal maps
+#: only); of more, the latest this many are drawn and all are counted in the density layers.
+MAX_CLUSTER_POINTS: Final = 10_000
+#: At most this many bytes of point data (coordinates and escaped popup fields) in a page:
+#: when the fields are long, fewer (the latest) incidents are drawn as points.
+MAX_POINT_BYTES: Final = 2_000_000
+#: Decimal places of the drawn incident points (5 places is about 1 m).
+POINT_DECIMALS: Final = 5
+#: Longest text kept per popup field of an incident point.
+POINT_FIELD_CHARS: Final = 120
+#: The heat map is drawn from calls counted on square cells of this side (m), grown until
+#: there are at most `MAX_HEAT_POINTS` cells.
+HEAT_CELL_M: Final = 40.0
+MAX_HEAT_POINTS: Final = 8_000
 #: Decimal places of the basemap streets in the product maps (5 places is about 1 m).
 BASEMAP_DECIMALS: Final = 5
+#: Douglas-Peucker tolerance (m) of the product maps' basemap streets.
+BASEMAP_SIMPLIFY_M: Final = 2.0
+#: Above this many street vertices in a product map's basemap, paths and then minor
+#: streets are left out of it (the legend says so), so the page size stays bounded.
+MAX_BASEMAP_VERTICES: Final = 60_000
+#: At most this many hotspots (the best ranked) and HDBSCAN clusters (the largest) are drawn.
+MAX_HOTSPOTS_DRAWN: Final = 2_000
+MAX_CLUSTERS_DRAWN: Final = 500
+#: Points HDBSCAN clusters directly in `incident_clusters` (more are subsampled).
+MAX_CLUSTER_SAMPLE: Final = 10_000
 #: The calls-per-hexagon layer has at most about this many cells: over a large area the
 #: hexagons grow, so a map's size does not grow with the input.
 MAX_HEX_CELLS: Final = 2_500
@@ -614,10 +703,31 @@ TREND_COLORS: Final = {
 }
 _HEX_COLORS: Final = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
 _WORKLOAD_COLORS: Final = ("#edf8fb", "#b2e2e2", "#66c2a4", "#2ca25f", "#006d2c")
+_CATEGORY_COLORS: Final = (
+    "#6b46c1",
+    "#dd6b20",
+    "#2b6cb0",
+    "#2f855a",
+    "#b83280",
+    "#975a16",
+    "#00a3c4",
+    "#c53030",
+)
+_OTHER_CATEGORY_COLOR: Final = "#718096"
 _PUBLIC_NOTE: Final = (
-    "Public map: no incident locations or addresses. Calls are counted on {size:g} m "
-    "hexagons; cells with fewer than {k} calls are not shown. Hotspots are shown as "
-    "street segments with their counts only."
+    "Public map: no incident points, locations or addresses. Calls are counted on {size:g} m "
+    "hexagons; cells with fewer than {k} calls are not shown. Hotspots are shown as street "
+    "segments with rank, call count and trend only; hotspots with fewer than {k} calls are "
+    "not shown."
+)
+_PUBLIC_SUPERVISOR_NOTE: Final = (
+    "Public map: CSO names and assignments are not shown. Hotspots are shown as street "
+    "segments with rank, call count and trend only; hotspots with fewer than {k} calls are "
+    "not shown."
+)
+_PUBLIC_SHIFT_NOTE: Final = (
+    "Public map: stop times, dwell times, reasons, call types, peak hours, shift times and "
+    "warnings are not shown; only the path and the order of the stops."
 )
 
 
@@ -680,11 +790,9 @@ def _lonlat_bounds(frames: Iterable[gpd.GeoDataFrame | gpd.GeoSeries | None]) ->
     return [b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()]
 
 
-def _hex_cells(
-    xy: npt.NDArray[np.float64], size: float
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _hex_axial(xy: npt.NDArray[np.float64], size: float) -> npt.NDArray[np.int64]:
     """Return the axial (q, r) of the pointy-top hexagon of circumradius `size` holding each
-    point, as unique cells and their counts."""
+    point."""
     x, y = xy[:, 0] / size, xy[:, 1] / size
     q = (math.sqrt(3) / 3) * x - y / 3
     r = (2 / 3) * y
@@ -697,19 +805,34 @@ def _hex_cells(
     fix_z = ~fix_x & (dz >= dy)
     rx = np.where(fix_x, -ry - rz, rx)
     rz = np.where(fix_z, -rx - ry, rz)
-    qr = np.column_stack([rx, rz]).astype(np.int64)
-    cells, counts = np.unique(qr, axis=0, return_counts=True)
+    qr: npt.NDArray[np.int64] = np.column_stack([rx, rz]).astype(np.int64)
+    return qr
+
+
+def _hex_cells(
+    xy: npt.NDArray[np.float64], size: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Return the axial (q, r) of the hexagons holding the points, as unique cells and their
+    counts."""
+    cells, counts = np.unique(_hex_axial(xy, size), axis=0, return_counts=True)
     return cells, counts.astype(np.int64)
+
+
+def _hex_centres(cells: npt.NDArray[np.int64], size: float) -> npt.NDArray[np.float64]:
+    """Return the projected centres (x, y) of axial `cells`."""
+    q, r = cells[:, 0].astype(float), cells[:, 1].astype(float)
+    centres: npt.NDArray[np.float64] = np.column_stack(
+        [size * math.sqrt(3) * (q + r / 2), size * 1.5 * r]
+    )
+    return centres
 
 
 def _hex_polygons(cells: npt.NDArray[np.int64], size: float) -> npt.NDArray[np.object_]:
     """Return the hexagon polygons of axial `cells`."""
-    q, r = cells[:, 0].astype(float), cells[:, 1].astype(float)
-    cx = size * math.sqrt(3) * (q + r / 2)
-    cy = size * 1.5 * r
+    centres = _hex_centres(cells, size)
     angles = np.deg2rad(30 + 60 * np.arange(7))
-    xs = cx[:, None] + size * np.cos(angles)[None, :]
-    ys = cy[:, None] + size * np.sin(angles)[None, :]
+    xs = centres[:, 0][:, None] + size * np.cos(angles)[None, :]
+    ys = centres[:, 1][:, None] + size * np.sin(angles)[None, :]
     rings = np.stack([xs, ys], axis=2)
     polygons: npt.NDArray[np.object_] = np.asarray(shapely.polygons(rings), dtype=object)
     return polygons
@@ -742,45 +865,276 @@ def hex_counts(
     )
 
 
-def _hex_layer(
-    hexes: gpd.GeoDataFrame, *, name: str, show: bool, top: int | None = None
-) -> folium.FeatureGroup:
-    """A density layer: hexagons coloured by count (log scale), with a count tooltip."""
-    group = folium.FeatureGroup(name=name, show=show)
-    if hexes.empty:
-        return group
-    counts = hexes["count"].to_numpy(dtype=np.int64)
-    top = int(top if top is not None else counts.max())
-    wgs = gpd.GeoSeries(hexes.geometry.values, crs=hexes.crs).to_crs(4326)
-    rings = shapely.get_coordinates(shapely.get_exterior_ring(np.asarray(wgs.values)))
-    rings = np.round(rings, 5).reshape(len(hexes), 7, 2)
-    features = []
-    for i, (ring, count) in enumerate(zip(rings.tolist(), counts.tolist(), strict=True)):
-        level = min(
-            int(len(_HEX_COLORS) * math.log1p(count) / math.log1p(max(top, 1))),
-            len(_HEX_COLORS) - 1,
-        )
-        features.append(
-            {
-                "type": "Feature",
-                "id": i,
-                "properties": {"count": count, "c": _HEX_COLORS[level]},
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-            }
-        )
+# --- compact layers built in the browser ---------------------------------------------------------
 
-    def style_function(feature: Any) -> dict[str, Any]:
-        color = feature["properties"]["c"]
-        return {"color": color, "weight": 0.5, "fillColor": color, "fillOpacity": 0.45}
+#: The page's JavaScript helpers that build layers from the compact data cso_geo writes:
+#: hexagon density layers, and (internal maps) incident points with popups built on click.
+#: Every text they put into HTML was escaped in Python; they add only numbers and that text.
+_HEX_JS: Final = """
+var csoGeo = window.csoGeo || {};
+window.csoGeo = csoGeo;
+csoGeo.level = function (n, top, k) {
+  return Math.min(Math.floor(k * Math.log1p(n) / Math.log1p(Math.max(top, 1))), k - 1);
+};
+csoGeo.lazy = function (group, build, lazy) {
+  if (lazy) { group.once('add', build); } else { build(); }
+  return group;
+};
+csoGeo.hexLayer = function (d, col, top, lazy) {
+  var group = L.featureGroup();
+  return csoGeo.lazy(group, function () {
+    for (var i = 0; i < d.cells.length; i++) {
+      var c = d.cells[i], n = c[col];
+      if (!n) { continue; }
+      var ring = [];
+      for (var j = 0; j < d.ring.length; j++) {
+        ring.push([c[0] + d.ring[j][0], c[1] + d.ring[j][1]]);
+      }
+      var color = d.colors[csoGeo.level(n, top, d.colors.length)];
+      var hex = L.polygon(ring, {color: color, weight: 0.5, fillColor: color,
+                                 fillOpacity: 0.45});
+      hex.csoCount = n;
+      hex.bindTooltip(d.label + ': ' + n, {sticky: true});
+      group.addLayer(hex);
+    }
+  }, lazy);
+};
+"""
+_POINTS_JS: Final = """
+var csoGeo = window.csoGeo || {};
+window.csoGeo = csoGeo;
+csoGeo.time = function (t0, minutes) {
+  return new Date((t0 + minutes) * 60000).toISOString().slice(0, 16).replace('T', ' ');
+};
+csoGeo.popup = function (d, row) {
+  var out = '';
+  for (var j = 0; j < d.fields.length; j++) {
+    var f = d.fields[j], v = row[2 + j], text;
+    if (v === null) { continue; }
+    if (f.kind === 'time') { text = csoGeo.time(d.t0, v); }
+    else if (f.kind === 'lookup') { text = f.values[v]; }
+    else { text = v; }
+    out += '<b>' + f.alias + '</b>: ' + text + '<br>';
+  }
+  return out;
+};
+csoGeo.pointLayer = function (d) {
+  var cluster = L.markerClusterGroup();
+  var markers = new Array(d.rows.length);
+  var content = function (layer) { return csoGeo.popup(d, layer.csoRow); };
+  for (var i = 0; i < d.rows.length; i++) {
+    var row = d.rows[i];
+    var c = d.cat >= 0 && row[2 + d.cat] !== null ? row[2 + d.cat] : -1;
+    var marker = L.circleMarker([row[0], row[1]], {
+      radius: 5, color: '#ffffff', weight: 1, fillOpacity: 0.85,
+      fillColor: c >= 0 && c < d.colors.length ? d.colors[c] : d.other});
+    marker.csoRow = row;
+    marker.bindPopup(content);
+    markers[i] = marker;
+  }
+  cluster.addLayers(markers);
+  return cluster;
+};
+"""
 
-    folium.GeoJson(
-        _feature_collection(features),
-        name="hex density",
-        control=False,
-        style_function=style_function,
-        tooltip=folium.GeoJsonTooltip(fields=["count"], aliases=["Calls"], sticky=True),
-    ).add_to(group)
-    return group
+
+def _compact_json(value: Any) -> str:
+    """`value` as compact JSON for an inline script.
+
+    Every string in it is HTML-escaped text (no ``<``), so it cannot end the script.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if "<" in text:  # pragma: no cover - all text is escaped before it gets here
+        raise MapError("unescaped text in map data")
+    return text
+
+
+def _add_layers_js(m: folium.Map, *, points: bool = False) -> None:
+    """Add the page's layer-building helpers (each once) to the page header."""
+    root = m.get_root()
+    assert isinstance(root, branca.element.Figure)
+    name, js = ("cso_geo_points_js", _POINTS_JS) if points else ("cso_geo_hex_js", _HEX_JS)
+    root.header.add_child(branca.element.Element(f"<script>{js}</script>"), name=name)
+
+
+class _JsData(branca.element.MacroElement):
+    """A JavaScript variable holding compact JSON data shared by several layers."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = {{ this.payload }};
+        {% endmacro %}"""
+    )
+
+    def __init__(self, data: Any) -> None:
+        super().__init__()
+        self._name = "CsoGeoData"
+        self.data = data
+        self.payload = _compact_json(data)
+
+
+class _JsLayer(folium.map.Layer):
+    """An overlay that one of the page helpers (`_HEX_JS`) builds from compact data.
+
+    When not shown on opening it is built on first display (`lazy`), so hidden
+    layers cost nothing while the page loads.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = {{ this.js_call }};
+        {% endmacro %}"""
+    )
+
+    def __init__(self, js_call: str, *, name: str, show: bool, kind: str) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = kind
+        self.js_call = js_call
+        #: the counts drawn, for hexagon layers
+        self.counts: list[int] = []
+
+
+class _PointLayer(JSCSSMixin, _JsLayer):
+    """Incident points in Leaflet.markercluster clusters, built from one compact array."""
+
+    default_js = MarkerCluster.default_js
+    default_css = MarkerCluster.default_css
+
+    def __init__(self, data: dict[str, Any], payload: str, *, name: str) -> None:
+        super().__init__(
+            f"csoGeo.pointLayer({payload})", name=name, show=True, kind="CsoGeoPointLayer"
+        )
+        #: the data drawn (for tests and callers; the page holds `payload`)
+        self.data = data
+
+
+@dataclass(frozen=True)
+class _HexDensity:
+    """Calls counted on hexagons: all calls and each time band, for the density layers."""
+
+    size: float
+    #: lon/lat of each drawn cell's centre
+    centres: npt.NDArray[np.float64]
+    #: one column per layer (all calls, then each of `TIME_BANDS`); 0 where suppressed
+    counts: npt.NDArray[np.int64]
+    band_totals: tuple[int, ...]
+    untimed: int
+
+
+def _hex_density(
+    points: gpd.GeoDataFrame,
+    *,
+    size: float,
+    min_count: int,
+    hours: npt.NDArray[np.int64] | None,
+) -> _HexDensity:
+    """Count `points` on hexagons, overall and per time band (`hours`: -1 when unknown)."""
+    xy = shapely.get_coordinates(np.asarray(points.geometry.values))
+    if not len(xy):
+        empty = np.zeros((0, 1 + len(TIME_BANDS)), dtype=np.int64)
+        return _HexDensity(size, np.zeros((0, 2)), empty, (0,) * len(TIME_BANDS), 0)
+    cells, inverse = np.unique(_hex_axial(xy, size), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    columns = [np.bincount(inverse, minlength=len(cells))]
+    totals = []
+    untimed = 0
+    if hours is not None:
+        untimed = int((hours < 0).sum())
+        for _label, start, end in TIME_BANDS:
+            band = (hours >= 0) & _time_band(hours, start, end)
+            totals.append(int(band.sum()))
+            columns.append(np.bincount(inverse[band], minlength=len(cells)))
+    counts = np.column_stack(columns).astype(np.int64)
+    counts[counts < min_count] = 0
+    keep = counts[:, 0] > 0
+    cells, counts = cells[keep], counts[keep]
+    centres = shapely.get_coordinates(
+        gpd.GeoSeries(shapely.points(_hex_centres(cells, size)), crs=points.crs).to_crs(4326).values
+    )
+    return _HexDensity(size, centres, counts, tuple(totals), untimed)
+
+
+def _hex_ring_offsets(density: _HexDensity, crs: Any) -> list[list[float]]:
+    """(dlat, dlon) of the six corners of a hexagon from its centre, near the map's middle.
+
+    Over a city the offsets barely change (centimetres at 120 m hexagons), so the
+    page holds one ring and a centre per cell instead of seven corners per cell.
+    """
+    if not len(density.centres):
+        return []
+    mid = np.median(density.centres, axis=0)
+    centre = gpd.GeoSeries([shapely.Point(mid)], crs=4326).to_crs(crs).iloc[0]
+    angles = np.deg2rad(30 + 60 * np.arange(6))
+    corners = shapely.points(
+        centre.x + density.size * np.cos(angles), centre.y + density.size * np.sin(angles)
+    )
+    lonlat = shapely.get_coordinates(gpd.GeoSeries(corners, crs=crs).to_crs(4326).values)
+    return [[round(lat - mid[1], 7), round(lon - mid[0], 7)] for lon, lat in lonlat.tolist()]
+
+
+def _add_hex_layers(m: folium.Map, density: _HexDensity, *, crs: Any, n_calls: int) -> int:
+    """Add the calls-per-hexagon layer (shown) and one per time band (hidden); return the
+    largest count."""
+    top = int(density.counts[:, 0].max()) if len(density.counts) else 1
+    cells = np.column_stack([np.round(density.centres[:, ::-1], 6), density.counts])
+    data = _JsData(
+        {
+            "label": "Calls",
+            "colors": list(_HEX_COLORS),
+            "ring": _hex_ring_offsets(density, crs),
+            "cells": [[*row[:2], *(int(v) for v in row[2:])] for row in cells.tolist()],
+        }
+    )
+    data.add_to(m)
+    _add_layers_js(m)
+    names = [f"Calls per hexagon ({n_calls:,})"] + [
+        f"Calls {label} ({total:,})"
+        for (label, _, _), total in zip(TIME_BANDS, density.band_totals, strict=False)
+    ]
+    for col, name in enumerate(names):
+        show = col == 0
+        layer = _JsLayer(
+            f"csoGeo.hexLayer({data.get_name()}, {col + 2}, {top}, {json.dumps(not show)})",
+            name=html.escape(name),
+            show=show,
+            kind="CsoGeoHexLayer",
+        )
+        layer.counts = [int(c) for c in density.counts[:, col] if c > 0]
+        layer.add_to(m)
+    return top
+
+
+def _leaflet_heat_layer(
+    points: gpd.GeoDataFrame, *, cell: float = HEAT_CELL_M
+) -> tuple[HeatMap | None, float]:
+    """A heat map (Leaflet.heat) of `points` counted on square cells; and the cell side.
+
+    The cells grow until there are at most `MAX_HEAT_POINTS`; each cell centre is a
+    heat point weighted by log(1 + count), so one very busy corner does not wash out
+    the rest of the city.
+    """
+    xy = shapely.get_coordinates(np.asarray(points.geometry.values))
+    if not len(xy):
+        return None, cell
+    while True:
+        cells, counts = np.unique(np.floor(xy / cell).astype(np.int64), axis=0, return_counts=True)
+        if len(cells) <= MAX_HEAT_POINTS:
+            break
+        cell = math.ceil(cell * 1.5 / 10) * 10
+    centres = shapely.points((cells + 0.5) * cell)
+    lonlat = shapely.get_coordinates(gpd.GeoSeries(centres, crs=points.crs).to_crs(4326).values)
+    weights = np.round(np.log1p(counts), 2)
+    data = np.column_stack([np.round(lonlat[:, 1], 5), np.round(lonlat[:, 0], 5), weights])
+    layer = HeatMap(
+        data.tolist(),
+        name=f"Heat map (calls on {cell:g} m cells)",
+        show=False,
+        radius=18,
+        blur=14,
+        min_opacity=0.25,
+        max_zoom=17,
+    )
+    return layer, cell
 
 
 def _dominant_category(hotspots: gpd.GeoDataFrame) -> pd.Series:
@@ -813,7 +1167,7 @@ def _hotspot_features(
     spec = _PUBLIC_HOTSPOT_FIELDS if public else _HOTSPOT_FIELDS
     fields = [f for f, _ in spec if f in hotspots.columns]
     aliases = [a for f, a in spec if f in hotspots.columns]
-    wgs = _to_lonlat(hotspots.geometry)
+    wgs = shapely.transform(_to_lonlat(hotspots.geometry), lambda c: np.round(c, BASEMAP_DECIMALS))
     trends = (
         hotspots["trend"].astype(str)
         if "trend" in hotspots.columns
@@ -862,6 +1216,30 @@ def _hotspot_layer(
     return group
 
 
+def _hotspots_to_draw(
+    hotspots: gpd.GeoDataFrame, *, public: bool, min_count: int = PUBLIC_MIN_COUNT
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The hotspots a map draws, and a note on what was left out.
+
+    Public maps leave out hotspots with fewer than `min_count` calls; every map
+    draws at most the `MAX_HOTSPOTS_DRAWN` best ranked.
+    """
+    notes = []
+    out = hotspots
+    if public and "count" in out.columns:
+        counts = pd.to_numeric(out["count"], errors="coerce")
+        out = out[counts >= min_count]
+    if len(out) > MAX_HOTSPOTS_DRAWN:
+        order = (
+            np.argsort(pd.to_numeric(out["rank"], errors="coerce").to_numpy(), kind="stable")
+            if "rank" in out.columns
+            else np.arange(len(out))
+        )
+        notes.append(f"The {MAX_HOTSPOTS_DRAWN:,} best ranked of {len(out):,} hotspots are drawn.")
+        out = out.iloc[np.sort(order[:MAX_HOTSPOTS_DRAWN])]
+    return out, " ".join(notes)
+
+
 def _add_hotspots(
     m: folium.Map,
     hotspots: gpd.GeoDataFrame,
@@ -869,7 +1247,10 @@ def _add_hotspots(
     public: bool,
     by_category: bool,
 ) -> int:
-    """Add hotspot layers (one per method, and per dominant category); return layers added."""
+    """Add hotspot layers (one per method, and per dominant category); return layers added.
+
+    The category layers are hidden on opening.
+    """
     if hotspots.empty:
         return 0
     n = 0
@@ -919,29 +1300,115 @@ _INCIDENT_POPUP_FIELDS: Final = (
 )
 
 
-def _incident_cluster_layer(points: gpd.GeoDataFrame) -> folium.FeatureGroup:
-    """Incidents as circle markers in Leaflet.markercluster clusters, escaped popups."""
-    from folium.plugins import FastMarkerCluster  # noqa: PLC0415
+def _received_times(points: gpd.GeoDataFrame) -> pd.Series | None:
+    """``received_at`` as wall-clock times (NaT where missing or unreadable), or None."""
+    if "received_at" not in points.columns:
+        return None
+    times = pd.Series(pd.to_datetime(points["received_at"], errors="coerce"), index=points.index)
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_localize(None)
+    return times
 
-    fields = [(f, a) for f, a in _INCIDENT_POPUP_FIELDS if f in points.columns]
-    xy = shapely.get_coordinates(np.asarray(points.geometry.to_crs(4326).values))
-    xy = np.round(xy, COORD_DECIMALS)
-    texts = ["" for _ in range(len(points))]
-    for f, alias in fields:
-        col = points[f].tolist()
-        for i, value in enumerate(col):
-            texts[i] += f"<b>{html.escape(alias)}</b>: {_text(value)}<br>"
-    rows = [[y, x, t] for (x, y), t in zip(xy.tolist(), texts, strict=True)]
-    callback = (
-        "function (row) {"
-        " var m = L.circleMarker(new L.LatLng(row[0], row[1]), {radius: 5, color: '#ffffff',"
-        f" weight: 1, fillColor: '{_INCIDENT_COLOR}', fillOpacity: 0.85}});"
-        # row[2] is HTML built above from escaped text only
-        " m.bindPopup(row[2]); return m; }"
+
+def _points_to_draw(times: pd.Series | None, n: int, limit: int) -> npt.NDArray[np.int64]:
+    """Positions of the points drawn: all `n`, or the latest `limit` (in input order).
+
+    Without times, `limit` points evenly spread over the input are drawn.
+    """
+    if n <= limit:
+        return np.arange(n, dtype=np.int64)
+    if times is not None and times.notna().any():
+        ns = times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        ns = np.where(times.isna().to_numpy(), np.iinfo(np.int64).min, ns)
+        # latest first; of equal times, the later row
+        latest = np.argsort(ns, kind="stable")[::-1][:limit]
+        return np.sort(latest).astype(np.int64)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+
+
+def _point_data(
+    points: gpd.GeoDataFrame, times: pd.Series | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The compact data of drawn incident points, and the categories that have a colour.
+
+    Rows are ``[lat, lon, value of each field...]``; a field's value is the minutes
+    since ``t0`` (time), an index into its escaped ``values`` (lookup: fields whose
+    values repeat, and the category) or its escaped text; ``null`` when missing.
+    """
+    lonlat = shapely.get_coordinates(np.asarray(points.geometry.to_crs(4326).values))
+    columns: list[list[Any]] = [
+        np.round(lonlat[:, 1], POINT_DECIMALS).tolist(),
+        np.round(lonlat[:, 0], POINT_DECIMALS).tolist(),
+    ]
+    fields: list[dict[str, Any]] = []
+    cat, categories = -1, []
+    t0 = 0
+    for f, alias in _INCIDENT_POPUP_FIELDS:
+        if f not in points.columns:
+            continue
+        spec: dict[str, Any] = {"alias": html.escape(alias)}
+        if f == "received_at" and times is not None:
+            minutes = times.to_numpy(dtype="datetime64[m]").astype(np.int64)
+            known = times.notna().to_numpy()
+            t0 = int(minutes[known].min()) if known.any() else 0
+            spec["kind"] = "time"
+            columns.append(
+                [int(v - t0) if ok else None for v, ok in zip(minutes, known, strict=True)]
+            )
+        else:
+            texts = pd.Series([_text(v, limit=POINT_FIELD_CHARS) for v in points[f]], dtype=object)
+            present = texts[texts != ""]
+            counts = present.value_counts(sort=False)
+            order = sorted(counts.index, key=lambda v: (-counts[v], v))
+            if f == "category" or 2 * len(order) <= len(present):
+                code = {v: i for i, v in enumerate(order)}
+                spec.update(kind="lookup", values=order)
+                columns.append([code.get(t) for t in texts])
+                if f == "category":
+                    cat = len(fields)
+                    categories = [html.unescape(v) for v in order[: len(_CATEGORY_COLORS)]]
+            else:
+                spec["kind"] = "text"
+                columns.append([t or None for t in texts])
+        fields.append(spec)
+    data = {
+        "fields": fields,
+        "t0": t0,
+        "cat": cat,
+        "colors": list(_CATEGORY_COLORS),
+        "other": _OTHER_CATEGORY_COLOR,
+        "rows": [list(row) for row in zip(*columns, strict=True)],
+    }
+    return data, categories
+
+
+def _incident_point_layer(
+    points: gpd.GeoDataFrame, times: pd.Series | None
+) -> tuple[_PointLayer | None, int, list[str]]:
+    """Incident points in marker clusters, popups built on click from escaped text.
+
+    At most `MAX_CLUSTER_POINTS` (the latest) are drawn, and fewer when their data
+    would exceed `MAX_POINT_BYTES`. Returns the layer (None without points), how many
+    it draws, and the categories with a colour of their own.
+    """
+    n = len(points)
+    limit = min(n, MAX_CLUSTER_POINTS)
+    while limit > 0:
+        rows = _points_to_draw(times, n, limit)
+        data, categories = _point_data(
+            points.iloc[rows], None if times is None else times.iloc[rows]
+        )
+        payload = _compact_json(data)
+        size = len(payload.encode())
+        if size <= MAX_POINT_BYTES:
+            break
+        limit = min(limit - 1, int(limit * MAX_POINT_BYTES / size * 0.95))
+    else:
+        return None, 0, []
+    name = (
+        f"Incident points ({n:,})" if limit == n else f"Incident points: latest {limit:,} of {n:,}"
     )
-    group = folium.FeatureGroup(name=f"Incident points ({len(points):,})", show=True)
-    FastMarkerCluster(rows, callback=callback, name="incident points").add_to(group)
-    return group
+    return _PointLayer(data, payload, name=name), limit, categories
 
 
 def _time_band(hours: npt.NDArray[np.int64], start: int, end: int) -> npt.NDArray[np.bool_]:
@@ -980,11 +1447,14 @@ def analyst_map(
         Output of `cso_geo.hotspots.find_hotspots`: one layer per ``method`` and per
         dominant category, coloured by ``trend`` class.
     clusters : geopandas.GeoDataFrame, optional
-        HDBSCAN cluster polygons (``cso_geo.hotspots.cluster_incidents(...).polygons``).
+        HDBSCAN cluster polygons: `incident_clusters`, ``cluster_incidents(...).polygons``
+        of `cso_geo.hotspots`, or hotspots of its ``hdbscan`` method. The
+        `MAX_CLUSTERS_DRAWN` largest are drawn.
     public : bool, default False
         For residents: no incident points, addresses or coordinates; calls counted on
         hexagons with at least `min_count` (default `PUBLIC_MIN_COUNT`) per cell,
-        hotspots as street segments with rank, count and trend only, no clusters.
+        hotspots with at least as many calls, as street segments with rank, count and
+        trend only; no heat map and no clusters.
     offline : bool, default True
         No tile layer; when False, OpenStreetMap tiles are an optional layer.
     title : str
@@ -997,9 +1467,12 @@ def analyst_map(
     Returns
     -------
     folium.Map
-        Layers: street classes, calls per hexagon (all, and one per shift band as a
-        time filter), incident points in clusters (internal, up to
-        `MAX_CLUSTER_POINTS`), hotspots, clusters; a legend, layer control and scale.
+        Layers: street classes (one feature per street), calls per hexagon (all,
+        and one per shift band as a time filter; calls without a time are in no
+        band, and the legend says how many), a heat map (internal, hidden on
+        opening), incident points in clusters (internal: all, or the latest
+        `MAX_CLUSTER_POINTS`, fewer if their fields are long), hotspots,
+        clusters; a legend, layer control and scale.
     """
     crs = G.graph.get("crs") if G is not None else None
     points = _incident_points(incidents, crs if crs is not None else incidents.crs)
@@ -1008,9 +1481,17 @@ def analyst_map(
     hot = _projected(hotspots, points.crs, "hotspots")
     clu = None if public else _projected(clusters, points.crs, "cluster polygons")
     k = min_count if min_count is not None else (PUBLIC_MIN_COUNT if public else 1)
+    notes: list[str] = []
+    if hot is not None:
+        hot, note = _hotspots_to_draw(hot, public=public, min_count=max(k, 1))
+        notes.append(note)
+    if clu is not None and len(clu):
+        clu, note = _clusters_to_draw(clu)
+        notes.append(note)
 
     data_bounds = _data_bounds([points, hot, clu])
-    edges = _basemap_edges(G, data_bounds)
+    edges, note = _fit_basemap(_basemap_edges(G, data_bounds))
+    notes.append(note)
     m = _base_map(
         _lonlat_bounds([edges, points, hot, clu]),
         title=title,
@@ -1018,50 +1499,37 @@ def analyst_map(
         prefer_canvas=True,
     )
     if edges is not None and len(edges):
-        _add_street_layers(m, edges, decimals=BASEMAP_DECIMALS)
+        _add_street_layers(m, edges, decimals=BASEMAP_DECIMALS, merge=True)
 
     hex_size = _hex_size_for(points, hex_size)
-    hexes = hex_counts(points, size=hex_size, min_count=k)
-    top = int(hexes["count"].max()) if len(hexes) else 1
-    _hex_layer(hexes, name=f"Calls per hexagon ({len(points):,})", show=True).add_to(m)
-    if "received_at" in points.columns and len(points):
-        hours = pd.to_datetime(points["received_at"]).dt.hour.to_numpy(dtype=np.int64)
-        for label, start, end in TIME_BANDS:
-            band = points[_time_band(hours, start, end)]
-            band_hexes = hex_counts(band, size=hex_size, min_count=k)
-            _hex_layer(
-                band_hexes, name=f"Calls {label} ({len(band):,})", show=False, top=top
-            ).add_to(m)
+    times = _received_times(points)
+    hours = None if times is None else times.dt.hour.fillna(-1).to_numpy(dtype=np.int64)
+    density = _hex_density(points, size=hex_size, min_count=k, hours=hours)
+    top = _add_hex_layers(m, density, crs=points.crs, n_calls=len(points))
+    if density.untimed:
+        notes.append(
+            f"{density.untimed:,} call(s) without a valid received time are in no time band."
+        )
+        log.warning(
+            "analyst map: %d incident(s) without a valid received_at are in no time band",
+            density.untimed,
+        )
 
-    n_points = 0
-    if not public and 0 < len(points) <= MAX_CLUSTER_POINTS:
-        _incident_cluster_layer(points).add_to(m)
-        n_points = len(points)
+    heat_cell = None
+    if not public and len(points):
+        heat, heat_cell = _leaflet_heat_layer(points)
+        if heat is not None:
+            heat.add_to(m)
+
+    n_points, categories = 0, list[str]()
+    if not public and len(points):
+        layer, n_points, categories = _incident_point_layer(points, times)
+        if layer is not None:
+            _add_layers_js(m, points=True)
+            layer.add_to(m)
 
     if clu is not None and len(clu):
-        feats = []
-        wgs = _to_lonlat(clu.geometry)
-        for i, (geom, (_, row)) in enumerate(zip(wgs, clu.iterrows(), strict=True)):
-            props = {
-                "cluster": _text(row.get("cluster_id", i)),
-                "members": _text(row.get("members", "")),
-            }
-            feats.append(
-                {"type": "Feature", "id": i, "properties": props, "geometry": _geometry_json(geom)}
-            )
-        group = folium.FeatureGroup(name=f"HDBSCAN clusters ({len(clu):,})", show=True)
-        folium.GeoJson(
-            _feature_collection(feats),
-            name="clusters",
-            control=False,
-            style_function=_constant_style(
-                {"color": "#2c5282", "weight": 2, "fillColor": "#4299e1", "fillOpacity": 0.15}
-            ),
-            tooltip=folium.GeoJsonTooltip(
-                fields=["cluster", "members"], aliases=["Cluster", "Calls"], sticky=True
-            ),
-        ).add_to(group)
-        group.add_to(m)
+        _cluster_layer(clu).add_to(m)
 
     n_layers = 0 if hot is None else _add_hotspots(m, hot, public=public, by_category=True)
     entries = [
@@ -1069,25 +1537,44 @@ def analyst_map(
         (_HEX_COLORS[-1], f"Most calls per hexagon ({top:,})"),
         *_trend_legend_entries(hot),
     ]
+    if n_points:
+        entries += [
+            (color, f"Call: {cat}")
+            for color, cat in zip(_CATEGORY_COLORS, categories, strict=False)
+        ]
     if clu is not None and len(clu):
         entries.append(("#4299e1", "HDBSCAN cluster"))
-    note = (
-        _PUBLIC_NOTE.format(size=hex_size, k=k)
-        if public
-        else "Density is drawn as hexagon counts (no web heat-map library is needed)."
-        + (
-            ""
-            if n_points or not len(points)
-            else f" Over {MAX_CLUSTER_POINTS:,} calls: points are not drawn."
+    if public:
+        lead = _PUBLIC_NOTE.format(size=hex_size, k=k)
+    else:
+        lead = (
+            f"Density: calls counted on {hex_size:g} m hexagons (the time bands are optional "
+            "layers)"
+            + (
+                f"; the heat map layer is a smoothed surface of calls counted on {heat_cell:g} m "
+                "cells."
+                if heat_cell is not None and len(points)
+                else "."
+            )
         )
+        if len(points) and n_points < len(points):
+            lead += (
+                f" Points: the latest {n_points:,} of {len(points):,} calls are drawn; "
+                "all are counted in the hexagons and the heat map."
+            )
+    _legend(
+        m,
+        "Analyst map" if not public else "Community map",
+        entries,
+        " ".join(n for n in (lead, *notes) if n),
     )
-    _legend(m, "Analyst map" if not public else "Community map", entries, note)
     folium.LayerControl(collapsed=False).add_to(m)
     log.info(
-        "analyst map: %d incidents, %d hexagons (min %d), %d points, %d hotspot layers, "
-        "%d clusters, public=%s",
+        "analyst map: %d incidents, %d hexagons of %g m (min %d), %d points, %d hotspot "
+        "layers, %d clusters, public=%s",
         len(points),
-        len(hexes),
+        len(density.counts),
+        hex_size,
         k,
         n_points,
         n_layers,
@@ -1095,6 +1582,119 @@ def analyst_map(
         public,
     )
     return m
+
+
+def _clusters_to_draw(clu: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, str]:
+    """The largest `MAX_CLUSTERS_DRAWN` cluster polygons, simplified; and a note."""
+    members = _cluster_column(clu, "members", "count")
+    notes = []
+    if members is not None and len(clu) > MAX_CLUSTERS_DRAWN:
+        order = np.argsort(-pd.to_numeric(members, errors="coerce").fillna(0).to_numpy())
+        notes.append(f"The {MAX_CLUSTERS_DRAWN:,} largest of {len(clu):,} clusters are drawn.")
+        clu = clu.iloc[np.sort(order[:MAX_CLUSTERS_DRAWN])]
+    elif len(clu) > MAX_CLUSTERS_DRAWN:
+        clu = clu.iloc[:MAX_CLUSTERS_DRAWN]
+    attrs = clu.attrs
+    if attrs.get("subsampled"):
+        notes.append(
+            f"Clusters were found on a sample of {attrs.get('sample_size', 0):,} of "
+            f"{attrs.get('n_points', 0):,} calls."
+        )
+    clu = clu.set_geometry(clu.geometry.simplify(BASEMAP_SIMPLIFY_M))
+    return clu, " ".join(notes)
+
+
+def _cluster_column(clu: gpd.GeoDataFrame, *names: str) -> pd.Series | None:
+    for name in names:
+        if name in clu.columns:
+            return pd.Series(clu[name])
+    return None
+
+
+def _cluster_layer(clu: gpd.GeoDataFrame) -> folium.FeatureGroup:
+    """HDBSCAN cluster polygons (from `incident_clusters` or ``hdbscan`` hotspots)."""
+    ids = _cluster_column(clu, "cluster_id", "unit_id")
+    members = _cluster_column(clu, "members", "count")
+    wgs = shapely.transform(_to_lonlat(clu.geometry), lambda c: np.round(c, BASEMAP_DECIMALS))
+    feats = []
+    for i, geom in enumerate(wgs):
+        props = {
+            "cluster": _text(i if ids is None else ids.iloc[i]),
+            "members": "" if members is None else _text(members.iloc[i]),
+        }
+        feats.append(
+            {"type": "Feature", "id": i, "properties": props, "geometry": _geometry_json(geom)}
+        )
+    group = folium.FeatureGroup(name=f"HDBSCAN clusters ({len(clu):,})", show=True)
+    folium.GeoJson(
+        _feature_collection(feats),
+        name="clusters",
+        control=False,
+        style_function=_constant_style(
+            {"color": "#2c5282", "weight": 2, "fillColor": "#4299e1", "fillOpacity": 0.15}
+        ),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["cluster", "members"], aliases=["Cluster", "Calls"], sticky=True
+        ),
+    ).add_to(group)
+    return group
+
+
+def incident_clusters(
+    incidents: gpd.GeoDataFrame, *, max_points: int = MAX_CLUSTER_SAMPLE, seed: int = 0
+) -> gpd.GeoDataFrame:
+    """HDBSCAN cluster polygons of `incidents` for `analyst_map`, cheap at any size.
+
+    `cso_geo.clusters.hdbscan_hotspots` with at most `max_points` clustered directly
+    (a seeded subsample above that, the rest joining their nearest sample cluster).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cluster_id``, ``members``, ``weight``, ``area_m2`` and the outline, in the
+        incidents' projected CRS (a UTM zone when they are in degrees); ``attrs``
+        tell whether and how much it was subsampled.
+    """
+    from cso_geo import clusters  # noqa: PLC0415
+
+    points = _incident_points(incidents, incidents.crs)
+    if points.crs is None or not points.crs.is_projected:
+        points = points.to_crs(points.estimate_utm_crs())
+    xy = shapely.get_coordinates(np.asarray(points.geometry.values))
+    with warnings.catch_warnings():
+        # a sample resolves only larger clusters; the map's legend says it was sampled
+        warnings.simplefilter("ignore", UserWarning)
+        result = clusters.hdbscan_hotspots(
+            xy[:, 0], xy[:, 1], max_points=max(max_points, 25), seed=seed
+        )
+    out: gpd.GeoDataFrame = result.polygons.set_crs(points.crs, allow_override=True)
+    return out
+
+
+def _fit_basemap(edges: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame | None, str]:
+    """Leave paths, then minor streets, out of a basemap of over `MAX_BASEMAP_VERTICES`."""
+    if edges is None or not len(edges):
+        return edges, ""
+    vertices = shapely.get_num_coordinates(np.asarray(edges.geometry.values))
+    highways = (
+        edges["highway"] if "highway" in edges.columns else pd.Series(None, index=edges.index)
+    )
+    classes = np.array([_road_class(h) for h in highways], dtype=object)
+    left_out = []
+    keep = np.ones(len(edges), dtype=bool)
+    for key, label in (("path", "paths"), ("minor", "minor streets")):
+        if vertices[keep].sum() <= MAX_BASEMAP_VERTICES:
+            break
+        keep &= classes != key
+        left_out.append(label)
+    if not left_out:
+        return edges, ""
+    log.info(
+        "basemap: %s left out (over %d vertices)", " and ".join(left_out), MAX_BASEMAP_VERTICES
+    )
+    return edges.loc[keep], (
+        f"Basemap: {' and '.join(left_out)} are left out (too many to draw in one page)."
+    )
 
 
 def _hex_size_for(points: gpd.GeoDataFrame, size: float) -> float:
@@ -1161,16 +1761,20 @@ def supervisor_map(
     crs = G.graph.get("crs") if G is not None else beats.crs
     b = beats.to_crs(crs)
     hot = _projected(hotspots, crs, "hotspots")
-    edges = _basemap_edges(G, _data_bounds([b, hot]))
-    m = _base_map(_lonlat_bounds([b, hot]), title=title, offline=offline)
+    notes = []
+    if hot is not None:
+        hot, note = _hotspots_to_draw(hot, public=public)
+        notes.append(note)
+    edges, note = _fit_basemap(_basemap_edges(G, _data_bounds([b, hot])))
+    notes.append(note)
+    m = _base_map(
+        _lonlat_bounds([b, hot]), title=title, offline=offline, prefer_canvas=_wants_canvas(edges)
+    )
     if edges is not None and len(edges):
-        _add_street_layers(m, edges, decimals=BASEMAP_DECIMALS)
+        _add_street_layers(m, edges, decimals=BASEMAP_DECIMALS, merge=True)
 
     workload = pd.to_numeric(b["workload"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    lo, hi = float(workload.min()), float(workload.max())
-    n_cls = len(_WORKLOAD_COLORS)
-    edges_ = np.linspace(lo, hi, n_cls + 1)
-    level = np.clip(np.searchsorted(edges_, workload, side="right") - 1, 0, n_cls - 1)
+    colors, level, classes = _workload_classes(workload)
 
     csos: dict[str, list[str]] = {}
     if assignments is not None and not public and len(assignments):
@@ -1197,7 +1801,7 @@ def supervisor_map(
             if "street_km" in b.columns and _is_number(row["street_km"])
             else "",
             "cso": _text(assigned),
-            "_color": _WORKLOAD_COLORS[lv],
+            "_color": colors[lv],
         }
         features.append(
             {"type": "Feature", "id": i, "properties": props, "geometry": _geometry_json(geom)}
@@ -1254,10 +1858,10 @@ def supervisor_map(
 
     if hot is not None:
         _add_hotspots(m, hot, public=public, by_category=False)
-    entries = [
-        (_WORKLOAD_COLORS[i], f"{edges_[i]:,.0f}-{edges_[i + 1]:,.0f} min") for i in range(n_cls)
-    ] + _trend_legend_entries(hot)
-    _legend(m, "Beat workload (service minutes)", entries)
+    entries = classes + _trend_legend_entries(hot)
+    if public:
+        notes.insert(0, _PUBLIC_SUPERVISOR_NOTE.format(k=PUBLIC_MIN_COUNT))
+    _legend(m, "Beat workload (service minutes)", entries, " ".join(n for n in notes if n))
     folium.LayerControl(collapsed=False).add_to(m)
     log.info(
         "supervisor map: %d beats, %d CSO assignments, %d hotspots",
@@ -1266,6 +1870,40 @@ def supervisor_map(
         0 if hot is None else len(hot),
     )
     return m
+
+
+def _workload_classes(
+    workload: npt.NDArray[np.float64],
+) -> tuple[list[str], npt.NDArray[np.int64], list[tuple[str, str]]]:
+    """Equal-interval workload classes: their colours, each beat's class, legend entries.
+
+    Up to five classes; fewer when the workloads span only a few minutes, and one
+    (a middle colour, "All beats: N min") when they are all equal, so no two legend
+    rows read the same and equal beats are not drawn as the busiest.
+    """
+    n_beats = len(workload)
+    lo = float(workload.min()) if n_beats else 0.0
+    hi = float(workload.max()) if n_beats else 0.0
+    if round(hi) == round(lo):
+        color = _WORKLOAD_COLORS[len(_WORKLOAD_COLORS) // 2]
+        label = f"All beats: {lo:,.0f} min" if n_beats else "No beats"
+        return [color], np.zeros(n_beats, dtype=np.int64), [(color, label)]
+    n_cls = min(len(_WORKLOAD_COLORS), max(1, int(hi - lo)))
+    picks = (
+        np.round(np.linspace(0, len(_WORKLOAD_COLORS) - 1, n_cls)).astype(int)
+        if n_cls > 1
+        else np.array([len(_WORKLOAD_COLORS) // 2])
+    )
+    colors = [_WORKLOAD_COLORS[i] for i in picks]
+    bounds = np.linspace(lo, hi, n_cls + 1)
+    level = np.clip(np.searchsorted(bounds, workload, side="right") - 1, 0, n_cls - 1)
+    entries = [(colors[i], f"{bounds[i]:,.0f}-{bounds[i + 1]:,.0f} min") for i in range(n_cls)]
+    return colors, level.astype(np.int64), entries
+
+
+def _wants_canvas(edges: gpd.GeoDataFrame | None) -> bool:
+    """Draw on one canvas when the basemap is large (SVG paths get slow)."""
+    return edges is not None and len(edges) > CANVAS_THRESHOLD // 4
 
 
 def _number(value: object) -> float | None:
@@ -1393,13 +2031,19 @@ def shift_map(
     title = title or f"Route {route_id}"
     route_gdf = gpd.GeoDataFrame.from_features(paths + stops, crs=4326)
     crs = G.graph.get("crs") if G is not None else None
-    edges = _basemap_edges(G, route_gdf.to_crs(crs).total_bounds) if G is not None else None
+    edges, basemap_note = _fit_basemap(
+        _basemap_edges(G, route_gdf.to_crs(crs).total_bounds) if G is not None else None
+    )
     # the side panel covers the right of the map: fit the route into the rest
     m = _base_map(
-        _lonlat_bounds([route_gdf, None]), title=title, offline=offline, right_margin_px=320
+        _lonlat_bounds([route_gdf, None]),
+        title=title,
+        offline=offline,
+        right_margin_px=320,
+        prefer_canvas=_wants_canvas(edges),
     )
     if edges is not None and len(edges):
-        _add_street_layers(m, edges, decimals=BASEMAP_DECIMALS)
+        _add_street_layers(m, edges, decimals=BASEMAP_DECIMALS, merge=True)
 
     path_group = folium.FeatureGroup(name="Route path", show=True)
     path_feats = [
@@ -1495,6 +2139,7 @@ def shift_map(
             ("#2b6cb0", "Stop"),
             ("#9b2c2c", "End (E)"),
         ],
+        " ".join(n for n in (_PUBLIC_SHIFT_NOTE if public else "", basemap_note) if n),
     )
     # collapsed, so it does not cover the side panel
     folium.LayerControl(collapsed=True, position="topleft").add_to(m)
@@ -1590,6 +2235,8 @@ _ON_DEMAND: Final = frozenset({"jquery", "awesome_markers_font_css"})
 _MARKERCLUSTER: Final = frozenset(
     {"markerclusterjs", "markerclustercss", "markerclusterdefaultcss"}
 )
+#: Leaflet.heat (folium's HeatMap), inlined from the copy the folium package ships.
+_LEAFLET_HEAT: Final = "leaflet-heat.js"
 
 
 def _xstatic_dir(module: str, package: str) -> Path:
@@ -1623,6 +2270,27 @@ def _jquery_js() -> str:
     base = _xstatic_dir("jquery", "xstatic-jquery")
     js = _strip_source_map((base / "jquery.min.js").read_text(encoding="utf-8"))
     _check_inlinable("jQuery", js=js)
+    return js
+
+
+@functools.cache
+def _leaflet_heat_js() -> str:
+    """Return Leaflet.heat as the folium package ships it (``folium/templates``).
+
+    Folium's HeatMap links the very same file on a CDN; the package holds it, so the
+    offline page inlines it instead.
+    """
+    import importlib.resources  # noqa: PLC0415
+
+    source = importlib.resources.files("folium").joinpath("templates", "leaflet_heat.min.js")
+    try:
+        js = _strip_source_map(source.read_text(encoding="utf-8"))
+    except OSError as exc:  # pragma: no cover - it is part of folium
+        raise OfflineMapError(
+            f"this folium version has no templates/leaflet_heat.min.js ({exc}); "
+            "a heat map cannot be saved for offline use"
+        ) from exc
+    _check_inlinable("Leaflet.heat", js=js)
     return js
 
 
@@ -1712,8 +2380,8 @@ def _check_offline_elements(m: folium.Map) -> None:
             problems.append("a Marker without a DivIcon (its images are external)")
         elif isinstance(el, folium.GeoJson) and not el.embed:
             problems.append("a GeoJson layer that is not embedded")
-        elif type(el).__name__ in {"HeatMap", "HeatMapWithTime"}:
-            problems.append("a HeatMap (leaflet-heat has no package; use a hex density layer)")
+        elif type(el).__name__ == "HeatMapWithTime":
+            problems.append("a HeatMapWithTime (its timeline libraries have no package)")
     if problems:
         raise OfflineMapError(
             "this map cannot be saved for offline use; it contains "
@@ -1805,9 +2473,7 @@ def _page_links(page: str) -> Iterator[tuple[str, str, str]]:
 
 
 def _plugin_classes() -> tuple[type, ...]:
-    from folium.plugins import FastMarkerCluster, MarkerCluster  # noqa: PLC0415
-
-    return (MarkerCluster, FastMarkerCluster)
+    return (MarkerCluster, HeatMap)
 
 
 def _make_offline(page: str) -> str:
@@ -1815,7 +2481,8 @@ def _make_offline(page: str) -> str:
 
     Leaflet is always inlined; jQuery (folium popups) and Font Awesome (``fa-``
     icons) only when the page uses them; Leaflet.markercluster when the map has a
-    marker cluster. Anything else stays and makes `save_map` refuse the page.
+    marker cluster, Leaflet.heat when it has a heat map. Anything else stays and
+    makes `save_map` refuse the page.
     """
     body = page
     for _name, tag, _kind in _page_links(page):
@@ -1840,6 +2507,8 @@ def _make_offline(page: str) -> str:
             content = _markercluster_assets()[1]
         elif name == "markerclusterdefaultcss":
             content = ""  # both stylesheets are inlined under markerclustercss
+        elif name == _LEAFLET_HEAT:
+            content = _leaflet_heat_js()
         elif name in _DROP or name in _ON_DEMAND:
             page = page.replace(tag, "")
             continue
@@ -1869,8 +2538,10 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, offline: bool = Tru
         Output ``.html`` file; missing folders are created.
     offline : bool, default True
         Make the page load nothing from the network: Leaflet's JS and CSS are inlined
-        from ``xstatic-leaflet``, Folium's unused jQuery/Bootstrap/Font Awesome/
-        awesome-markers links are removed. When False, Folium's CDN links are kept.
+        from ``xstatic-leaflet`` (and, when the page uses them, jQuery, Font Awesome and
+        Leaflet.markercluster from their XStatic packages, Leaflet.heat from the folium
+        package); Folium's unused jQuery/Bootstrap/Font Awesome/awesome-markers links
+        are removed. When False, Folium's CDN links are kept.
 
     Returns
     -------

@@ -94,6 +94,43 @@ OPEN_FEATURE_POPUP = """([prop, values]) => {
 }"""
 
 
+#: Clicks the incident point of `incident` (as a user would, once its cluster is spread out)
+#: and returns the text of the popup built for it and how many elements it holds. The map
+#: jumps to the point unanimated once the opening zoom animation is over (a jump during it
+#: is undone when it ends).
+OPEN_POINT_POPUP = """(incident) => new Promise((done, fail) => {
+    const map = window[document.querySelector('.folium-map').id];
+    map.closePopup();
+    let group = null;
+    map.eachLayer((g) => { if (g instanceof L.MarkerClusterGroup) { group = g; } });
+    const m = group.getLayers().find((x) => x.csoRow && x.csoRow[2] === incident);
+    const lazy = typeof m.getPopup().getContent() === 'function';
+    const click = () => {
+        try {
+            m.fire('click', {latlng: m.getLatLng()}, true);
+            const p = [...document.querySelectorAll('.leaflet-popup-content')].pop();
+            done({lazy: lazy, text: p.innerText,
+                  elements: p.querySelectorAll('img, script').length});
+        } catch (e) { fail(e); }
+    };
+    let tries = 0;
+    const jump = () => {
+        if (map._animatingZoom) { setTimeout(jump, 50); return; }
+        map.setView(m.getLatLng(), map.getMaxZoom(), {animate: false});
+        wait();
+    };
+    const wait = () => {
+        if (map.hasLayer(m) && !group._inZoomAnimation) { setTimeout(click, 300); return; }
+        if (++tries > 100) { fail(new Error('point never shown')); return; }
+        // points at one spot stay clustered at the highest zoom: spread them out
+        if (m.__parent && m.__parent._icon && !group._inZoomAnimation
+            && group._spiderfied !== m.__parent) { m.__parent.spiderfy(); }
+        setTimeout(wait, 50);
+    };
+    jump();
+})"""
+
+
 def leaflet_layers(page: Any) -> list[str]:
     """Names of the overlays in the page's layer control."""
     names: list[str] = page.eval_on_selector_all(

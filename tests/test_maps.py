@@ -1,4 +1,4 @@
-"""Tests of cso_geo.maps: offline overview maps of a street network."""
+"""Tests of cso_geo.maps: offline overview maps and the analyst, supervisor and shift maps."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import pytest
 import shapely
 from _browser import (
     OPEN_FEATURE_POPUP,
+    OPEN_POINT_POPUP,
     background_share,
     colour_share,
     hex_rgb,
@@ -303,7 +304,7 @@ def test_online_map_uses_tiles_and_cdn(graph: nx.MultiDiGraph, tmp_path: Path) -
     [
         pytest.param(lambda: folium.Marker([60.17, 24.94]), id="marker"),
         pytest.param(lambda: folium.Marker([60.17, 24.94], icon=folium.Icon()), id="icon"),
-        pytest.param(lambda: folium.plugins.HeatMap([[60.17, 24.94]]), id="heatmap"),
+        pytest.param(lambda: folium.plugins.HeatMapWithTime([[[60.17, 24.94]]]), id="heatmap-time"),
     ],
 )
 def test_offline_refuses_elements_needing_unpackaged_libraries(
@@ -326,6 +327,28 @@ def test_offline_popup_inlines_jquery_and_divicon_marker_is_allowed(
     assert maps.remote_references(page) == []
     assert "<script src=" not in page
     assert "jQuery v3.7.1" in page  # the popup is built with jQuery: it comes inlined
+
+
+def test_offline_heat_map_inlines_leaflet_heat_from_the_folium_package(
+    graph: nx.MultiDiGraph, tmp_path: Path
+) -> None:
+    import importlib.resources  # noqa: PLC0415
+
+    shipped = (
+        importlib.resources.files("folium")
+        .joinpath("templates", "leaflet_heat.min.js")
+        .read_text(encoding="utf-8")
+    )
+    tail = shipped.strip()[-200:]
+    assert "L.heatLayer=function" in tail
+    plain = maps.save_map(maps.overview_map(graph), tmp_path / "plain.html").read_text()
+    assert tail not in plain
+    m = maps.overview_map(graph)
+    folium.plugins.HeatMap([[60.17, 24.94, 2.0], [60.171, 24.942, 1.0]]).add_to(m)
+    page = maps.save_map(m, tmp_path / "heat.html").read_text(encoding="utf-8")
+    assert maps.remote_references(page) == []
+    assert "<script src=" not in page
+    assert tail in page  # the very file folium ships, inlined
 
 
 def test_font_awesome_is_inlined_only_when_an_icon_uses_it(
@@ -534,6 +557,17 @@ def block_hotspots(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     )
 
 
+def _js_layers(m: folium.Map) -> dict[str, Any]:
+    """The map's compact (browser-built) layers by name: hexagon bands and incident points."""
+    return {c.layer_name: c for c in m._children.values() if isinstance(c, maps._JsLayer)}
+
+
+def _hex_counts_drawn(m: folium.Map) -> list[int]:
+    (layer,) = [v for k, v in _js_layers(m).items() if k.startswith("Calls per hexagon")]
+    counts: list[int] = layer.counts
+    return counts
+
+
 def _page_points(page: str) -> list[list[float]]:
     """Every Point geometry in the GeoJSON data embedded in a saved page."""
     points = []
@@ -575,22 +609,40 @@ def test_analyst_map_layers_and_escaping(
     assert maps.remote_references(page) == []
     for raw in (XSS_IMG, XSS_SCRIPT, XSS_ADDR, XSS_CALL, "<img src=x", "`);window"):
         assert raw not in page
-    # the popup text is there, escaped (then \u-escaped as JSON in the script)
-    assert html.escape(XSS_ADDR).replace("&", "\\u0026") in page
+    # the popup text is in the page's point data, escaped
+    assert html.escape(XSS_ADDR) in page
     # markercluster is inlined (xstatic-leaflet-markercluster), not linked
     assert "MarkerClusterGroup" in page
     assert "markercluster" not in "".join(re.findall(r"<(?:script|link)[^>]*>", page))
+    assert sum(_hex_counts_drawn(m)) == len(hostile_incidents)
+    points = _js_layers(m)["Incident points (10)"].data
+    assert [f["alias"] for f in points["fields"]] == [
+        "Incident",
+        "Received",
+        "Call type",
+        "Category",
+        "Address",
+    ]
+    assert [f["kind"] for f in points["fields"]] == ["text", "time", "lookup", "lookup", "text"]
+    rows = points["rows"]
+    assert len(rows) == len(hostile_incidents)
+    assert rows[0][:3] == [60.1705, 24.941, "C-0"]
+    # received 2025-11-01 01:15 is the first call: minute 0; the next is 1 day 3 h later
+    assert (rows[0][3], rows[1][3]) == (0, 27 * 60)
+    call_types = points["fields"][2]["values"]
+    assert call_types[rows[0][4]] == html.escape(XSS_CALL)
+    assert call_types[rows[1][4]] == html.escape(XSS_BACKTICK).replace("`", "&#96;")
+    assert rows[0][6] == html.escape(XSS_ADDR)
+    # categories by frequency: litter (7) first, so it gets the first colour
+    assert points["fields"][3]["values"][0] == "litter"
+    assert points["cat"] == 3
     layers = {g.layer_name: g for g in _geojson_layers(m)}
-    hexes = layers["hex density"].data["features"]
-    assert sum(f["properties"]["count"] for f in hexes) == len(hostile_incidents)
     hot = layers["hotspots"].data["features"]
     assert [f["properties"]["rank"] for f in hot] == ["1", "2"]
     assert hot[0]["properties"]["name"] == html.escape(XSS_IMG)
     assert hot[0]["properties"]["_color"] == maps.TREND_COLORS["intensifying"]
     names = [
-        c.layer_name
-        for c in m._children.values()
-        if isinstance(c, folium.FeatureGroup) and c.control
+        c.layer_name for c in m._children.values() if isinstance(c, folium.map.Layer) and c.control
     ]
     assert "Hotspots: segment (2)" in names
     assert "Hotspots mostly noise (1)" in names
@@ -616,16 +668,232 @@ def test_public_analyst_map_hides_points_addresses_and_small_counts(
     assert "KALEVANKATU" not in page
     assert html.escape(XSS_ADDR) not in page
     assert "MarkerClusterGroup" not in page
+    assert "L.heatLayer(" not in page
     assert _page_points(page) == []
     layers = {g.layer_name: g for g in _geojson_layers(m)}
-    counts = [f["properties"]["count"] for f in layers["hex density"].data["features"]]
+    counts = _hex_counts_drawn(m)
     assert all(c >= maps.PUBLIC_MIN_COUNT for c in counts)
+    for name, layer in _js_layers(m).items():
+        assert name.startswith("Calls")  # hexagons only: no point layer
+        assert all(c >= maps.PUBLIC_MIN_COUNT for c in layer.counts)
     full = maps.hex_counts(hostile_incidents.to_crs(graph.graph["crs"]))
     assert sum(counts) == int(full["count"][full["count"] >= maps.PUBLIC_MIN_COUNT].sum())
     # hotspots keep rank, count and trend only
     props = layers["hotspots"].data["features"][0]["properties"]
     assert set(props) == {"rank", "count", "trend", "_color"}
     assert "Public map" in page
+
+
+def _legend_text(page: str) -> str:
+    """The text of a saved page's legend box (the last element before its scripts)."""
+    start = page.index('<div class="cso-geo-legend">')
+    legend = page[start : page.index("<script", start)]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", legend)).split())
+
+
+def test_product_map_basemap_draws_one_feature_per_street(
+    graph: nx.MultiDiGraph, hostile_incidents: gpd.GeoDataFrame
+) -> None:
+    merged = _street_layers(maps.analyst_map(hostile_incidents, graph))
+    segments = _street_layers(maps.overview_map(graph))
+    for label, layer in merged.items():
+        keys = [
+            (f["properties"]["name"], f["properties"]["highway"]) for f in layer.data["features"]
+        ]
+        assert len(keys) == len(set(keys))  # one feature per street name and type
+        # ... holding all of that street's segments: the same street length in total
+        lengths: dict[tuple[str, str], int] = {}
+        for f in segments[label].data["features"]:
+            key = (f["properties"]["name"], f["properties"]["highway"])
+            lengths[key] = lengths.get(key, 0) + f["properties"]["length_m"]
+        assert set(keys) == set(lengths)
+        for f in layer.data["features"]:
+            key = (f["properties"]["name"], f["properties"]["highway"])
+            assert abs(f["properties"]["length_m"] - lengths[key]) <= 1
+    # the residential street with the hostile name: three segments joined into one line
+    (hostile,) = [
+        f
+        for f in merged["Minor streets"].data["features"]
+        if f["properties"]["name"] == html.escape(XSS_IMG)
+    ]
+    assert hostile["geometry"]["type"] == "LineString"
+    assert hostile["geometry"]["coordinates"][0][1] == pytest.approx(60.171, abs=1e-5)
+    assert len(hostile["geometry"]["coordinates"]) == 4  # nodes 5-6-7-8
+    assert sum(len(v.data["features"]) for v in merged.values()) < 15
+
+
+def _incidents_along(
+    G: nx.MultiDiGraph, n: int, *, seed: int, long_fields: bool = False
+) -> gpd.GeoDataFrame:
+    """`n` calls along the streets of `G` over 2025, with the usual CAD fields."""
+    rng = np.random.default_rng(seed)
+    geoms = [d["geometry"] for _, _, d in G.edges(data=True)]
+    edge = rng.integers(0, len(geoms), n)
+    points = shapely.line_interpolate_point(
+        np.asarray(geoms, dtype=object)[edge], rng.uniform(0, 1, n), normalized=True
+    )
+    call_types = [
+        "NOISE COMPLAINT - LOUD MUSIC OR PARTY IN RESIDENTIAL BUILDING",
+        "ABANDONED VEHICLE ON PUBLIC STREET, NO PLATES",
+        "GRAFFITI ON PRIVATE PROPERTY / REQUEST FOR CLEANUP",
+        "ILLEGAL DUMPING OF HOUSEHOLD WASTE BEHIND SHOPS",
+        "PARKING VIOLATION - BLOCKING DRIVEWAY OR FIRE LANE",
+    ]
+    streets = ["MANNERHEIMINTIE", "KALEVANKATU", "ERIKINKATU", "FREDRIKINKATU", "ALBERTINKATU"]
+    seconds = rng.integers(0, 365 * 86400, n)
+    addresses = [
+        f"{rng.integers(1, 200)} {streets[i % 5]}, STAIRWAY {'ABCDEF'[i % 6]} APT {i % 97}"
+        f" / NEAR THE CORNER OF {streets[(i + 2) % 5]}"
+        for i in range(n)
+    ]
+    ids = [f"HEL-2025-{i:08d}" for i in range(n)]
+    kinds = [call_types[i] for i in rng.integers(0, len(call_types), n)]
+    if long_fields:  # every field long and unique: the worst case for the page's size
+        addresses = [f"{a} " + "X" * 400 + f" {i}" for i, a in enumerate(addresses)]
+        ids = [f"{i} " + "I" * 300 for i in ids]
+        kinds = [f"{k} " + "K" * 300 + f" {i}" for i, k in enumerate(kinds)]
+    return gpd.GeoDataFrame(
+        {
+            "incident_id": ids,
+            "received_at": pd.Timestamp("2025-01-01") + pd.to_timedelta(seconds, unit="s"),
+            "call_type": kinds,
+            "category": [
+                ["noise", "vehicles", "graffiti", "dumping", "parking"][i]
+                for i in rng.integers(0, 5, n)
+            ],
+            "address": addresses,
+        },
+        geometry=points,
+        crs=G.graph["crs"],
+    )
+
+
+def test_analyst_map_of_20000_points_with_long_fields_stays_under_5_mb(
+    helsinki_net: Any, tmp_path: Path
+) -> None:
+    n = 20_000
+    incidents = _incidents_along(helsinki_net.walk, n, seed=11)
+    m = maps.analyst_map(incidents, helsinki_net.walk)
+    out = maps.save_map(m, tmp_path / "a.html")
+    size = out.stat().st_size
+    assert size <= 5_000_000, size
+    page = out.read_text(encoding="utf-8")
+    # over the point cap there is no cliff: the latest points are drawn and the legend says so
+    name = f"Incident points: latest {maps.MAX_CLUSTER_POINTS:,} of {n:,}"
+    layer = _js_layers(m)[name]
+    rows = layer.data["rows"]
+    assert len(rows) == maps.MAX_CLUSTER_POINTS
+    latest = set(incidents.nlargest(maps.MAX_CLUSTER_POINTS, "received_at")["incident_id"])
+    assert {r[2] for r in rows} == latest
+    assert f"the latest {maps.MAX_CLUSTER_POINTS:,} of {n:,} calls are drawn" in _legend_text(page)
+    # every call is still counted in the hexagons and the heat map
+    assert sum(_hex_counts_drawn(m)) == n
+    (heat,) = [c for c in m._children.values() if isinstance(c, folium.plugins.HeatMap)]
+    assert 0 < len(heat.data) <= maps.MAX_HEAT_POINTS
+    assert not heat.show
+    # one cap more than the cap still draws points
+    just_over = maps.analyst_map(incidents.iloc[: maps.MAX_CLUSTER_POINTS + 1], helsinki_net.walk)
+    (points,) = [v for k, v in _js_layers(just_over).items() if k.startswith("Incident points")]
+    assert len(points.data["rows"]) == maps.MAX_CLUSTER_POINTS
+
+
+def test_point_data_is_cut_to_its_byte_budget_when_fields_are_very_long(
+    helsinki_net: Any, tmp_path: Path
+) -> None:
+    n = maps.MAX_CLUSTER_POINTS
+    incidents = _incidents_along(helsinki_net.walk, n, seed=12, long_fields=True)
+    m = maps.analyst_map(incidents, helsinki_net.walk)
+    out = maps.save_map(m, tmp_path / "long.html")
+    assert out.stat().st_size <= 5_000_000
+    (name,) = [k for k in _js_layers(m) if k.startswith("Incident points")]
+    drawn = int(re.search(r"latest ([\d,]+) of", name).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert 1000 < drawn < n
+    payload = maps._compact_json(_js_layers(m)[name].data)
+    assert len(payload.encode()) <= maps.MAX_POINT_BYTES
+    # the addresses are cut to POINT_FIELD_CHARS
+    address = _js_layers(m)[name].data["rows"][0][6]
+    assert len(html.unescape(address)) == maps.POINT_FIELD_CHARS
+
+
+def test_calls_without_a_time_are_in_no_time_band(
+    graph: nx.MultiDiGraph, hostile_incidents: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    incidents = hostile_incidents.copy()
+    incidents.loc[[2, 5], "received_at"] = pd.NaT
+    m = maps.analyst_map(incidents, graph)
+    layers = _js_layers(m)
+    hours = incidents["received_at"].dt.hour
+    night = int(((hours >= 22) | (hours < 6)).sum())  # NaN hours compare False
+    bands = {k: v for k, v in layers.items() if k.startswith("Calls ") and "hexagon" not in k}
+    assert sorted(bands) == sorted(
+        [
+            f"Calls Day 06-14 ({int(((hours >= 6) & (hours < 14)).sum())})",
+            f"Calls Evening 14-22 ({int(((hours >= 14) & (hours < 22)).sum())})",
+            f"Calls Night 22-06 ({night})",
+        ]
+    )
+    assert sum(sum(v.counts) for v in bands.values()) == len(incidents) - 2
+    assert sum(_hex_counts_drawn(m)) == len(incidents)  # all calls are still counted
+    page = maps.save_map(m, tmp_path / "nat.html").read_text(encoding="utf-8")
+    assert "2 call(s) without a valid received time are in no time band." in _legend_text(page)
+    # the untimed point's popup leaves its time out
+    rows = {r[2]: r for r in layers["Incident points (10)"].data["rows"]}
+    assert rows["C-2"][3] is None
+
+
+def test_hdbscan_clusters_are_drawn_from_incidents_or_hotspots(
+    graph: nx.MultiDiGraph, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(4)
+    centres = np.array([[24.9410, 60.1705], [24.9450, 60.1715]])
+    lonlat = np.vstack([c + rng.normal(0, 0.00012, size=(150, 2)) for c in centres])
+    incidents = gpd.GeoDataFrame(
+        {"category": ["noise"] * len(lonlat)},
+        geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]),
+        crs=4326,
+    )
+    polygons = maps.incident_clusters(incidents)
+    assert polygons.crs is not None
+    assert polygons.crs.is_projected
+    assert len(polygons) == 2
+    assert polygons["members"].sum() > 250
+    m = maps.analyst_map(incidents, graph, clusters=polygons)
+    (layer,) = [g for g in _geojson_layers(m) if g.layer_name == "clusters"]
+    members = sorted(int(f["properties"]["members"]) for f in layer.data["features"])
+    assert members == sorted(polygons["members"].tolist())
+    # on a subsample, the legend says so
+    sampled = maps.incident_clusters(incidents, max_points=100)
+    assert sampled.attrs["subsampled"]
+    page = maps.save_map(
+        maps.analyst_map(incidents, graph, clusters=sampled), tmp_path / "c.html"
+    ).read_text(encoding="utf-8")
+    assert "Clusters were found on a sample of 100 of 300 calls." in _legend_text(page)
+    # hotspots of the hdbscan method (unit_id, count) draw as clusters too
+    as_hotspots = polygons.rename(columns={"cluster_id": "unit_id", "members": "count"})
+    m = maps.analyst_map(incidents, graph, clusters=as_hotspots)
+    (layer,) = [g for g in _geojson_layers(m) if g.layer_name == "clusters"]
+    assert [f["properties"]["cluster"] for f in layer.data["features"]] == ["0", "1"]
+    # and a public map draws none
+    public = maps.analyst_map(incidents, graph, clusters=polygons, public=True)
+    assert not [g for g in _geojson_layers(public) if g.layer_name == "clusters"]
+
+
+def test_public_hotspots_respect_the_minimum_count(
+    graph: nx.MultiDiGraph,
+    hostile_incidents: gpd.GeoDataFrame,
+    block_hotspots: gpd.GeoDataFrame,
+    beats: gpd.GeoDataFrame,
+) -> None:
+    small = block_hotspots.copy()
+    small.loc[1, "count"] = maps.PUBLIC_MIN_COUNT - 1
+    for public in (False, True):
+        for m in (
+            maps.analyst_map(hostile_incidents, graph, hotspots=small, public=public),
+            maps.supervisor_map(beats, graph, hotspots=small, public=public),
+        ):
+            layers = {g.layer_name: g for g in _geojson_layers(m)}
+            counts = [f["properties"]["count"] for f in layers["hotspots"].data["features"]]
+            assert counts == (["7"] if public else ["7", str(maps.PUBLIC_MIN_COUNT - 1)])
 
 
 @pytest.fixture(scope="module")
@@ -674,9 +942,9 @@ def test_public_map_of_the_sample_city_leaks_no_address_or_location(
     located = incidents.to_crs(4326)
     lonlat = np.column_stack([located.geometry.x, located.geometry.y])
     near_vertex = tree.query(lonlat)[0] < 1.5e-5  # basemap vertices have 5 decimals (~1 m)
-    # every pair of numbers written "a, b" in the page (overlapping: "a, b, c" gives two),
-    # compared as numbers at 5 and 6 decimals (JSON drops trailing zeros)
-    found = re.findall(r"(?=(?<![\d.])(-?\d+\.\d+), (-?\d+\.\d+))", page)
+    # every pair of numbers written "a, b" or "a,b" in the page (overlapping: "a, b, c"
+    # gives two), compared as numbers at 5 and 6 decimals (JSON drops trailing zeros)
+    found = re.findall(r"(?=(?<![\d.])(-?\d+\.\d+), ?(-?\d+\.\d+))", page)
     assert len(found) > 1000
     pairs = {(round(float(a), d), round(float(b), d)) for a, b in found for d in (5, 6)}
     checked = 0
@@ -759,6 +1027,50 @@ def test_supervisor_map_colours_beats_by_workload(
 def test_supervisor_map_needs_the_beats_columns(beats: gpd.GeoDataFrame) -> None:
     with pytest.raises(maps.MapError, match="workload"):
         maps.supervisor_map(beats.drop(columns=["workload"]))
+
+
+def test_supervisor_legend_when_every_beat_has_the_same_workload(
+    graph: nx.MultiDiGraph, beats: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    equal = beats.assign(workload=[600.0, 600.0])
+    m = maps.supervisor_map(equal, graph)
+    layers = {g.layer_name: g for g in _geojson_layers(m)}
+    colors = {f["properties"]["_color"] for f in layers["beats"].data["features"]}
+    assert colors == {maps._WORKLOAD_COLORS[2]}  # a middle colour, not the busiest
+    legend = _legend_text(maps.save_map(m, tmp_path / "eq.html").read_text(encoding="utf-8"))
+    assert "All beats: 600 min" in legend
+    assert "600-600" not in legend
+    # workloads a few minutes apart get as many classes as there are minutes, all distinct
+    colors_, level, entries = maps._workload_classes(np.array([480.0, 481.0, 483.0]))
+    labels = [label for _, label in entries]
+    assert labels == ["480-481 min", "481-482 min", "482-483 min"]
+    assert level.tolist() == [0, 1, 2]
+    assert len(set(colors_)) == 3
+    _, level, entries = maps._workload_classes(np.array([480.0, 960.0, 720.0, 959.0]))
+    assert entries[0][1] == "480-576 min"
+    assert level.tolist() == [0, 4, 2, 4]
+
+
+def test_public_supervisor_and_shift_maps_say_what_they_leave_out(
+    graph: nx.MultiDiGraph,
+    beats: gpd.GeoDataFrame,
+    assignments: pd.DataFrame,
+    block_hotspots: gpd.GeoDataFrame,
+    route_dir: Path,
+    tmp_path: Path,
+) -> None:
+    supervisor = maps.supervisor_map(
+        beats, graph, assignments=assignments, hotspots=block_hotspots, public=True
+    )
+    legend = _legend_text(maps.save_map(supervisor, tmp_path / "s.html").read_text("utf-8"))
+    assert "CSO names and assignments are not shown" in legend
+    assert f"fewer than {maps.PUBLIC_MIN_COUNT} calls are not shown" in legend
+    internal = maps.supervisor_map(beats, graph, assignments=assignments)
+    assert "Public map" not in maps.save_map(internal, tmp_path / "si.html").read_text("utf-8")
+    shift = maps.shift_map(route_dir, graph, public=True)
+    legend = _legend_text(maps.save_map(shift, tmp_path / "r.html").read_text("utf-8"))
+    assert "stop times, dwell times, reasons" in legend
+    assert "only the path and the order of the stops" in legend
 
 
 ROUTE_ID = "beat-1_2025-12-01_0800-1600_foot"
@@ -898,6 +1210,12 @@ def _no_injection(page: Any, prop: str, raw: str) -> None:
     assert page.evaluate("typeof window.__xss") == "undefined"
 
 
+def _overlay_checkbox(page: Any, name: str) -> Any:
+    """The layer control's checkbox of the overlay whose label starts with `name`."""
+    label = page.locator(".leaflet-control-layers-overlays label").filter(has_text=name)
+    return label.first.locator("input")
+
+
 def _esc(raw: str) -> str:
     return html.escape(raw).replace("`", "&#96;")
 
@@ -910,9 +1228,9 @@ def test_analyst_map_in_chromium(
     block_hotspots: gpd.GeoDataFrame,
     tmp_path: Path,
 ) -> None:
-    out = maps.save_map(
-        maps.analyst_map(hostile_incidents, graph, hotspots=block_hotspots), tmp_path / "a.html"
-    )
+    m = maps.analyst_map(hostile_incidents, graph, hotspots=block_hotspots)
+    out = maps.save_map(m, tmp_path / "a.html")
+    hexes = {k: v for k, v in _js_layers(m).items() if k.startswith("Calls")}
     with offline_page(browser, out, viewport=VIEWPORT) as state:
         page = state.page
         page.wait_for_function("typeof window.L === 'object' && !!L.MarkerClusterGroup")
@@ -921,6 +1239,29 @@ def test_analyst_map_in_chromium(
         assert "Hotspots: segment (2)" in layers
         assert "Incident points (10)" in layers
         assert "Calls per hexagon (10)" in layers
+        assert any(name.startswith("Heat map (calls on") for name in layers)
+        # the hexagons shown on opening are built, the hidden time bands only once shown
+        for name, layer in hexes.items():
+            built = page.evaluate(f"{layer.get_name()}.getLayers().length")
+            assert built == (len(layer.counts) if layer.show else 0), name
+        night = next(v for k, v in hexes.items() if k.startswith("Calls Night"))
+        _overlay_checkbox(page, night.layer_name).check()
+        assert page.evaluate(f"{night.get_name()}.getLayers().length") == len(night.counts)
+        assert page.evaluate(
+            f"{night.get_name()}.getLayers().map((h) => h.csoCount).reduce((a, b) => a + b, 0)"
+        ) == sum(night.counts)
+        _overlay_checkbox(page, night.layer_name).uncheck()
+        # the heat map draws (offline, from the inlined Leaflet.heat) once switched on
+        _overlay_checkbox(page, "Heat map").check()
+        painted = page.wait_for_function(
+            """() => { const c = document.querySelector('canvas.leaflet-heatmap-layer');
+                if (!c) { return 0; }
+                const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let n = 0; for (let i = 3; i < px.length; i += 4) { if (px[i] > 0) { n++; } }
+                return n; }"""
+        ).json_value()
+        assert painted > 500, painted
+        _overlay_checkbox(page, "Heat map").uncheck()
         # every incident is in the cluster group
         n = page.evaluate(
             """() => { const map = window[document.querySelector('.folium-map').id];
@@ -930,25 +1271,18 @@ def test_analyst_map_in_chromium(
         assert n == len(hostile_incidents)
         _assert_not_blank(page, maps.TREND_COLORS["intensifying"], 0.001)
         _no_injection(page, "name", XSS_IMG)
-        # an incident popup: its address and call type are hostile
-        shown = page.evaluate(
-            """() => new Promise((done) => {
-                const map = window[document.querySelector('.folium-map').id];
-                map.closePopup();
-                map.eachLayer((g) => { if (g instanceof L.MarkerClusterGroup) {
-                    const m = g.getLayers().find((x) => x.getPopup().getContent().includes('C-0'));
-                    g.zoomToShowLayer(m, () => { m.openPopup();
-                        const p = document.querySelector('.leaflet-popup-content');
-                        done({text: p.innerText,
-                              elements: p.querySelectorAll('img, script').length});
-                    });
-                } });
-            })"""
-        )
-        assert XSS_ADDR in shown["text"]
-        assert XSS_CALL in shown["text"]
-        assert shown["elements"] == 0
-        assert page.evaluate("typeof window.__xss") == "undefined"
+        # incident popups are built on click from the point data: C-0's address and call
+        # type are hostile, C-1's call type tries to break out of a template literal
+        for incident, expected in (
+            ("C-0", [XSS_ADDR, XSS_CALL, "Received: 2025-11-01 01:15", "Category: noise"]),
+            ("C-1", [XSS_BACKTICK, "Category: parking", "Received: 2025-11-02 04:15"]),
+        ):
+            shown = page.evaluate(OPEN_POINT_POPUP, incident)
+            assert shown["lazy"]  # the popup's HTML is built on click, not stored per marker
+            for text in expected:
+                assert text in shown["text"], (text, shown["text"])
+            assert shown["elements"] == 0
+            assert page.evaluate("typeof window.__xss") == "undefined"
         assert page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
     _assert_clean(state)
 
@@ -1075,3 +1409,31 @@ def test_map_cli_draws_the_three_maps(
     bad = runner.invoke(app, ["map", "shift", "--route", str(tmp_path / "nope"), "--out", "x.html"])
     assert bad.exit_code == 2
     assert "does not exist" in " ".join(bad.output.split())
+
+
+def test_map_cli_analyst_draws_the_clusters_of_hdbscan_hotspots(
+    graph: nx.MultiDiGraph,
+    block_hotspots: gpd.GeoDataFrame,
+    hostile_incidents: gpd.GeoDataFrame,
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from cso_geo.cli import app  # noqa: PLC0415
+
+    hdb = block_hotspots.assign(method="hdbscan", unit_id=[0, 1])
+    hdb = hdb.set_geometry(hdb.geometry.buffer(20.0))
+    hdb.to_file(tmp_path / "hot.gpkg", layer="hotspots", driver="GPKG")
+    hostile_incidents.to_crs(graph.graph["crs"]).to_file(tmp_path / "geo.gpkg", driver="GPKG")
+    pages = {}
+    for flag in ("--public", "--offline"):
+        out = tmp_path / f"analyst{flag}.html"
+        args = ["map", "analyst", str(tmp_path / "geo.gpkg"), "--hotspots"]
+        result = CliRunner().invoke(
+            app, [*args, str(tmp_path / "hot.gpkg"), "--out", str(out), flag]
+        )
+        assert result.exit_code == 0, result.output
+        pages[flag] = out.read_text(encoding="utf-8")
+    assert '"HDBSCAN clusters (2)"' in pages["--offline"]
+    assert "HDBSCAN clusters" not in pages["--public"]
+    assert XSS_IMG not in pages["--offline"]
