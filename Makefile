@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench bench-network bench-geocode bench-hotspots bench-accuracy bench-maps bench-routes sample clean venv
+.PHONY: demo test lint typecheck pytest bench bench-network bench-geocode bench-hotspots bench-accuracy bench-maps bench-routes bench-beats sample clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks print their figures; they are never part of `make test`.
-bench: bench-network bench-geocode bench-hotspots bench-accuracy bench-maps bench-routes
+bench: bench-network bench-geocode bench-hotspots bench-accuracy bench-maps bench-routes bench-beats
 
 bench-network: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_network.py
@@ -54,6 +54,10 @@ bench-maps: $(STAMP)
 
 bench-routes: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_routes.py
+
+## Beats: 8 beats on Baltimore in 25 m units (timed), then every method against the k-means baseline.
+bench-beats: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_beats.py --compare
 
 ## Regenerate the committed sample CAD export byte-identically.
 sample: $(STAMP)

@@ -15,9 +15,10 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from cso_geo import beats, pipeline
+from cso_geo import beats, network, pipeline
 from cso_geo._errors import InfeasibleError, InputFileError
 from cso_geo.cli import app
+from cso_geo.datasets import synthetic
 from cso_geo.hotspots import street_units
 from cso_geo.network import StreetNetwork
 from cso_geo.taxonomy import load_taxonomy
@@ -118,6 +119,24 @@ def end_point_graph(units: gpd.GeoDataFrame) -> nx.Graph:
     return g
 
 
+def assert_contiguous_along_streets(
+    units: gpd.GeoDataFrame, labels: np.ndarray, linked: dict[str, int]
+) -> None:
+    """Each beat is one piece along real streets, apart from the reported linked units.
+
+    Pieces apart from a beat's main one must be whole stray components of the
+    street network (no end point shared with any other street), and their
+    units must add up to the beat's ``linked_units``.
+    """
+    full = end_point_graph(units)
+    whole = [set(c) for c in nx.connected_components(full)]
+    for b in range(int(labels.max()) + 1):
+        members = np.flatnonzero(labels == b)
+        parts = sorted(nx.connected_components(full.subgraph(members)), key=len, reverse=True)
+        assert all(set(p) in whole for p in parts[1:]), f"beat {b + 1} is split along the streets"
+        assert sum(len(p) for p in parts[1:]) == linked[str(b + 1)]
+
+
 @pytest.fixture(scope="module")
 def grid_units() -> beats.BeatUnits:
     """4x4 grid (24 street units) with 10 minutes of work on every unit."""
@@ -192,13 +211,67 @@ def test_polsby_popper_and_network_distance_on_a_square() -> None:
     G = grid_graph(4)
     bu = beats.build_units(incidents_on(_plain_units(G), {}), G, unit_length=100.0)
     # whole grid: the longest shortest path is corner to corner, 6 blocks
-    assert beats._max_network_km(bu, np.arange(len(bu)), seed=0) == pytest.approx(0.6)
+    assert beats._beat_km(bu, np.arange(len(bu))) == pytest.approx(0.6)
+    # two pieces (the bottom row and the top row): the longest inside one piece
+    bottom = np.flatnonzero(bu.midpoints[:, 1] == Y0)
+    top = np.flatnonzero(bu.midpoints[:, 1] == Y0 + 3 * STEP)
+    assert beats._beat_km(bu, np.r_[bottom, top]) == pytest.approx(0.3)
+
+
+def test_imbalance_is_computed_from_unrounded_workloads(grid_units: beats.BeatUnits) -> None:
+    bu = beats.BeatUnits(**{**grid_units.__dict__, "_cells": None})
+    bu.units = grid_units.units.copy()
+    w = np.full(len(bu), 0.0)
+    w[0] = 1.0004  # rounds to 1.0 at three decimals, like beat 2's 1.0
+    w[23] = 1.0
+    bu.units["workload"] = w
+    labels = (bu.midpoints[:, 0] > X0 + 150).astype(np.int64)
+    labels[0], labels[23] = 0, 1
+    table, summary = beats.score_beats(bu, labels, 2)
+    assert table["workload"].tolist() == [1.0, 1.0]
+    assert summary["imbalance"] == pytest.approx(1.0004 / 1.0002 - 1.0, abs=1e-7)
+    assert summary["imbalance"] > 0.0
+
+
+def test_tunnels_are_left_out_of_the_units() -> None:
+    G = grid_graph(3)
+    for u, v in ((0, 1), (1, 0)):
+        G.edges[u, v, 0]["tunnel"] = "yes"
+    units = beats.build_units(incidents_on(_plain_units(grid_graph(3)), {}), G, unit_length=100.0)
+    assert len(units) == 11  # 12 streets of the 3x3 grid, less the tunnel
+    assert units.stats["tunnel_edges_left_out"] == 2  # both directions
+    assert not ((units.units["u"].isin([0, 1])) & (units.units["v"].isin([0, 1]))).any()
+    kept = beats.build_units(
+        incidents_on(_plain_units(grid_graph(3)), {}), G, unit_length=100.0, tunnels=True
+    )
+    assert len(kept) == 12
+
+
+def test_max_network_km_is_exact_on_large_beats(helsinki_net: StreetNetwork) -> None:
+    bu = beats.build_units(incidents_on(_plain_units(grid_graph(3)), {}), helsinki_net.walk)
+    labels = beats.kmeans_baseline(bu, 2, seed=0)
+    for b in range(2):
+        members = np.flatnonzero(labels == b)
+        s, e = bu.start_node[members], bu.end_node[members]
+        nodes, inv = np.unique(np.r_[s, e], return_inverse=True)
+        m = len(members)
+        assert len(nodes) > 400  # the size the old code only bounded from below
+        w = np.maximum(bu.lengths[members], 1e-3)
+        ref = nx.Graph()
+        for a, c, x in zip(inv[:m], inv[m:], w, strict=True):
+            if not ref.has_edge(a, c) or ref.edges[a, c]["w"] > x:
+                ref.add_edge(int(a), int(c), w=float(x))
+        best = max(
+            max(nx.single_source_dijkstra_path_length(ref, v, weight="w").values())
+            for v in ref.nodes
+        )
+        assert beats._beat_km(bu, members) == pytest.approx(best / 1000.0, rel=1e-9)
 
 
 # --------------------------------------------------------------------------- #
 # partition
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("method", ["power", "grow"])
+@pytest.mark.parametrize("method", ["auto", "power", "pmedian", "grow"])
 @pytest.mark.parametrize("n", [2, 3, 4])
 def test_partition_is_balanced_and_contiguous(
     grid_units: beats.BeatUnits, method: str, n: int
@@ -275,6 +348,42 @@ def test_station_constraint_every_beat_reaches_the_station() -> None:
         beats.partition(bu, 7, anchor=anchor)  # only 6 units touch nodes 0, 1, 4
     with pytest.raises(InfeasibleError, match="km from the nearest vehicle street"):
         beats.station_anchor(bu, net, (lonlat.x + 1.0, lonlat.y), max_minutes=5)
+    # minutes to each unit's nearer end: 12 s per block from node 0
+    minutes = beats.station_minutes(bu, net, (lonlat.x, lonlat.y), mode="vehicle")
+    hops = {r * 4 + c: r + c for r in range(4) for c in range(4)}
+    expected_min = [
+        min(hops[u], hops[v]) * 0.2 for u, v in zip(bu.units["u"], bu.units["v"], strict=True)
+    ]
+    assert minutes == pytest.approx(expected_min)
+    plan = beats.plan_beats(bu, 3, anchor=anchor, minutes=minutes)
+    per_beat = plan.summary["station_minutes"]
+    for b in range(3):
+        assert per_beat[str(b + 1)] == pytest.approx(minutes[plan.labels == b].min(), abs=0.01)
+        assert per_beat[str(b + 1)] <= 0.25  # the station reaches every beat in time
+    assert all(plan.summary["station_reachable"].values())
+    assert "station reaches every beat" in plan.summary["station_rule"]
+
+
+def test_reported_method_is_the_one_that_ran() -> None:
+    net = grid_network(4)
+    G = net.walk
+    bu = beats.build_units(
+        incidents_on(_plain_units(G), {i: [10.0] for i in range(24)}), G, unit_length=100.0
+    )
+    lonlat = gpd.GeoSeries([shapely.Point(X0, Y0)], crs=CRS).to_crs(4326).iloc[0]
+    anchor = beats.station_anchor(bu, net, (lonlat.x, lonlat.y), max_minutes=0.25)
+    # premise: SKATER's three regions do not each reach the corner station
+    skater = beats._skater(bu, 3, bu.workload, seed=0)
+    assert not (np.bincount(skater[anchor], minlength=3) > 0).all()
+    plan = beats.plan_beats(bu, 3, method="skater", anchor=anchor)
+    assert plan.summary["method"] == "grow"
+    assert plan.summary["method_requested"] == "skater"
+    plan = beats.plan_beats(bu, 3, method="skater")
+    assert plan.summary["method"] == "skater"
+    assert "method_requested" not in plan.summary
+    plan = beats.plan_beats(bu, 3)
+    assert plan.summary["method"] in ("power", "pmedian")
+    assert plan.summary["starts_tried"] == ["power", "pmedian"]
 
 
 def test_existing_beats_are_scored_and_units_changed_counted(
@@ -297,13 +406,43 @@ def test_existing_beats_are_scored_and_units_changed_counted(
     changed = int((plan.labels != labels).sum())
     assert plan.summary["units_changed"] == changed
     assert plan.summary["imbalance"] <= ex["imbalance"] + 1e-9
+    # started from the existing beats, and says so
+    assert plan.summary["method"] == "existing"
+    assert plan.summary["method_requested"] == "auto"
 
 
-def test_kmeans_baseline_labels_every_unit(grid_units: beats.BeatUnits) -> None:
-    labels = beats.kmeans_baseline(grid_units, 4, seed=0)
-    assert len(labels) == len(grid_units)
-    assert set(labels.tolist()) <= set(range(4))
-    assert np.array_equal(labels, beats.kmeans_baseline(grid_units, 4, seed=0))
+def test_kmeans_baseline_labels_every_unit() -> None:
+    G = grid_graph(4)
+    # three 10-minute calls at each of four points: k-means centres land on them
+    spots = np.array([(20.0, 30.0), (270.0, 10.0), (35.0, 260.0), (290.0, 280.0)])
+    rows = [
+        {
+            "received_at": pd.Timestamp(2025, 3, 1 + k, 10),
+            "service_minutes": 10.0,
+            "geometry": shapely.Point(X0 + x, Y0 + y),
+        }
+        for x, y in spots
+        for k in range(3)
+    ]
+    inc = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=CRS)
+    bu = beats.build_units(inc, G, unit_length=100.0)
+    labels = beats.kmeans_baseline(bu, 4, seed=0)
+    assert np.array_equal(labels, beats.kmeans_baseline(bu, 4, seed=0))
+    # each unit goes to the nearest spot (no ties: the nearest is >= 1.5 m nearer)
+    where = spots + np.array([X0, Y0])
+    d = np.hypot(*(bu.midpoints[:, None, :] - where[None, :, :]).transpose(2, 0, 1))
+    nearest = d.argmin(axis=1)
+    groups = {frozenset(np.flatnonzero(labels == b)) for b in range(4)}
+    assert groups == {frozenset(np.flatnonzero(nearest == s)) for s in range(4)}
+    assert sorted(np.bincount(labels, minlength=4).tolist()) == [5, 5, 6, 8]
+    # every call is snapped to a unit of its own spot's beat: 30 minutes each
+    table, summary = beats.score_beats(bu, labels, 4)
+    assert sorted(table["workload"].tolist()) == [30.0, 30.0, 30.0, 30.0]
+    assert summary["imbalance"] == 0.0
+    for b in range(4):
+        members = np.flatnonzero(labels == b)
+        connected = nx.is_connected(unit_graph(bu.units, members))
+        assert table["contiguous"].iloc[b] == connected
 
 
 # --------------------------------------------------------------------------- #
@@ -394,6 +533,39 @@ def test_assign_empty_shift_is_infeasible() -> None:
         beats.assign_shift(beat_table([1.0]), roster, shift="20:00-04:00")
 
 
+def test_assign_warns_when_the_beats_were_balanced_for_another_shift() -> None:
+    G = grid_graph(3)
+    units = _plain_units(G)
+    rows = []
+    for day in range(1, 5):  # 4 days: a day call on unit 0, an evening call on unit 11
+        for uid, hour, minutes in ((0, 10, 30.0), (11, 18, 20.0)):
+            mid = units.geometry.iloc[uid].interpolate(0.5, normalized=True)
+            at = pd.Timestamp(2025, 3, day, hour)
+            rows.append({"received_at": at, "service_minutes": minutes, "geometry": mid})
+    inc = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=CRS)
+    bu = beats.build_units(inc, G, unit_length=100.0, shift="08:00-16:00")
+    assert bu.workload.sum() == 4 * 30.0  # balanced on the day shift's work only
+    assert bu.profile.sum() == pytest.approx((4 * 30.0 + 4 * 20.0) / 4)  # whole day, per day
+    plan = beats.plan_beats(bu, 2)
+    assert set(plan.beats["shift"]) == {"08:00-16:00"}
+    roster = beats.sample_roster(2, seed=0, shifts=("16:00-00:00",))
+    out, summary = beats.assign_shift(plan.beats, roster, shift="16:00-00:00")
+    assert len(summary["warnings"]) == 1
+    assert "balanced for shift 08:00-16:00, not 16:00-00:00" in summary["warnings"][0]
+    # the evening's 20 minutes a day are expected in the beat holding unit 11
+    evening = int(plan.labels[11]) + 1
+    assert summary["expected_workload"][str(evening)] == 20.0
+    assert sum(summary["expected_workload"].values()) == 20.0
+    assert out.set_index("cso_id")["beat_id"].notna().all()
+    day, _ = beats.assign_shift(
+        plan.beats, beats.sample_roster(1, seed=0, shifts=("08:00-16:00",)), shift="08:00-16:00"
+    )
+    assert day["expected_workload"].tolist() == [30.0]
+    night = beats.sample_roster(1, seed=0, shifts=("01:00-05:00",))
+    with pytest.raises(InfeasibleError, match=r"Empty shift: the beats' daily profiles hold no"):
+        beats.assign_shift(plan.beats, night, shift="01:00-05:00")
+
+
 def test_read_roster_names_file_row_column_value(tmp_path: Path) -> None:
     good = (
         "cso_id,shift,mode,skills\n"
@@ -457,7 +629,9 @@ def test_helsinki_beats_balanced_contiguous_and_written(
     assert paths["summary"] == tmp_path / "beats.json"
     assert summary["n_beats"] == n
     assert summary["seed"] == 2
-    assert summary["method"] == "power"
+    assert summary["method"] in ("power", "pmedian")
+    assert summary["starts_tried"] == ["power", "pmedian"]
+    assert summary["tunnel_edges_left_out"] > 0  # central Helsinki's service tunnels
     assert summary["imbalance"] <= 0.05
     assert set(summary["contiguous"]) == {str(b) for b in range(1, n + 1)}
     assert all(summary["contiguous"].values())
@@ -483,16 +657,14 @@ def test_helsinki_beats_balanced_contiguous_and_written(
         shapely.intersection(geoms[i], geoms[j]).area for i in range(n) for j in range(i + 1, n)
     )
     assert overlap < 1.0
-    # graph check of contiguity on the written units: pieces touching end to end
-    full = end_point_graph(unit_layer)
-    whole = [set(c) for c in nx.connected_components(full)]
-    for b in range(1, n + 1):
-        members = np.flatnonzero(unit_layer["beat_id"].to_numpy() == b)
-        parts = sorted(nx.connected_components(full.subgraph(members)), key=len, reverse=True)
-        # besides its main piece, a beat may only hold isolated street pieces
-        # (no end point shared with any other street), linked to their nearest unit
-        assert all(set(p) in whole for p in parts[1:])
-        assert len(parts[0]) >= 0.9 * len(members)
+    # graph check of contiguity on the written units: pieces touching end to end;
+    # besides its main piece a beat holds only the isolated pieces it reports as linked
+    labels = unit_layer["beat_id"].to_numpy() - 1
+    assert_contiguous_along_streets(unit_layer, labels, summary["linked_units"])
+    assert sum(summary["linked_units"].values()) > 0  # Helsinki has stray pieces
+    assert beat_layer["linked_units"].tolist() == [
+        summary["linked_units"][str(b)] for b in range(1, n + 1)
+    ]
 
 
 def test_helsinki_same_seed_same_beats(
@@ -502,6 +674,58 @@ def test_helsinki_same_seed_same_beats(
     b, pb = pipeline.beats_file(helsinki_geocoded, tmp_path / "b.gpkg", network=helsinki_net, n=6)
     assert np.array_equal(a.labels, b.labels)
     assert pa["summary"].read_bytes() == pb["summary"].read_bytes()
+
+
+@pytest.mark.parametrize("n", [4, 8])
+def test_helsinki_beats_more_compact_than_the_kmeans_baseline(
+    helsinki_net: StreetNetwork, helsinki_geocoded: Path, n: int
+) -> None:
+    units = beats.build_units(pipeline.read_geocoded(helsinki_geocoded), helsinki_net)
+    labels = beats.partition(units, n, seed=0)
+    _, s = beats.score_beats(units, labels, n)
+    _, base = beats.score_beats(units, beats.kmeans_baseline(units, n, seed=0), n)
+    assert s["all_contiguous"]
+    assert s["imbalance"] <= 0.05
+    # same polygons (cells of the same units) for both, so the same yardstick
+    assert s["mean_polsby_popper"] > base["mean_polsby_popper"]
+    # the optimiser's shapes are the reported ones
+    ref = beats._Refiner(units, labels, n, tolerance=0.03, anchor=None, original=None)
+    pp = [beats._polsby_popper(g) for g in beats.beat_polygons(units, labels, n)]
+    assert 1.0 / beats._inverse_pp(ref.perim, ref.area) == pytest.approx(pp, rel=1e-6)
+
+
+def baltimore_incidents(net: StreetNetwork) -> gpd.GeoDataFrame:
+    """A year of generated incidents at their true positions."""
+    sample = synthetic.generate_cad(net, months=12, seed=1)
+    located = sample.truth["lon"].notna().to_numpy()
+    cad, truth = sample.cad.loc[located], sample.truth.loc[located]
+    return gpd.GeoDataFrame(
+        {
+            "received_at": pd.to_datetime(cad["received_at"]).to_numpy(),
+            "call_type_code": cad["call_type_code"].to_numpy(),
+            "category": truth["category"].to_numpy(),
+        },
+        geometry=gpd.points_from_xy(truth["lon"], truth["lat"]),
+        crs="EPSG:4326",
+    ).to_crs(net.crs)
+
+
+@pytest.mark.shared_data
+def test_baltimore_beats_contiguous_balanced_and_more_compact(shared_data: Path) -> None:
+    net = network.network_from_file(shared_data / "baltimore.osm.pbf")
+    units = beats.build_units(baltimore_incidents(net), net)
+    assert len(units) > 14_000
+    for n in (5, 6):
+        labels = beats.partition(units, n, seed=0)
+        _, s = beats.score_beats(units, labels, n)
+        _, base = beats.score_beats(units, beats.kmeans_baseline(units, n, seed=0), n)
+        load = np.bincount(labels, weights=units.workload, minlength=n)
+        assert load.sum() == pytest.approx(units.workload.sum())
+        assert load.max() / load.mean() - 1.0 <= 0.05
+        assert s["imbalance"] == pytest.approx(load.max() / load.mean() - 1.0, abs=1e-6)
+        assert_contiguous_along_streets(units.units, labels, s["linked_units"])
+        assert s["mean_polsby_popper"] > base["mean_polsby_popper"]
+        assert s["max_network_km"] < base["max_network_km"]
 
 
 def test_cli_beats_then_assign(helsinki_geocoded: Path, tmp_path: Path) -> None:
