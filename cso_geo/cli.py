@@ -22,6 +22,7 @@ from rich.table import Table
 
 from cso_geo import __version__, config, hotspots, ingest, pipeline, routes
 from cso_geo._errors import CsoGeoError
+from cso_geo.maps import PUBLIC_MIN_COUNT
 from cso_geo.network import StreetNetwork
 
 app = typer.Typer(
@@ -646,6 +647,27 @@ def routes_cmd(
         list[str] | None,
         typer.Option("--require-street", help="Street name to visit (repeatable)."),
     ] = None,
+    avoid_area: Annotated[
+        Path | None,
+        typer.Option("--avoid-area", help="Polygon file (GeoJSON, .gpkg) of areas to avoid."),
+    ] = None,
+    require_area: Annotated[
+        Path | None,
+        typer.Option("--require-area", help="Polygon file of areas the tour must visit."),
+    ] = None,
+    revisit_every: Annotated[
+        float,
+        typer.Option("--revisit-every", help="Minutes between revisits of top hotspots (0: off)."),
+    ] = 120.0,
+    seed: Annotated[int, typer.Option("--seed", help="Solver seed (same seed, same route).")] = 0,
+    reserve: Annotated[
+        str,
+        typer.Option(
+            "--reserve",
+            help="Minutes of the shift kept free for calls: 'auto' (the beat's expected call "
+            "workload in the shift, from the beats file) or a number.",
+        ),
+    ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
 ) -> None:
     """Plan foot or vehicle patrol routes per beat for one shift.
@@ -659,7 +681,7 @@ def routes_cmd(
     with _user_errors():
         start_pt = _lonlat(start, "--start")
         end_pt = _lonlat(end, "--end")
-        break_list = [_break(b) for b in breaks or []]
+        break_list = [routes.parse_break(b) for b in breaks or []]
         net = _step(
             "Loading street network",
             lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
@@ -682,6 +704,11 @@ def routes_cmd(
                 shift_hours_only=shift_hours_only,
                 avoid_streets=avoid_street or [],
                 require_streets=require_street or [],
+                avoid_areas=avoid_area,
+                require_areas=require_area,
+                revisit_every=revisit_every,
+                seed=seed,
+                reserve=reserve,
             ),
         )
     if as_json:
@@ -719,15 +746,6 @@ def _lonlat(text: str | None, flag: str) -> tuple[float, float] | None:
     return values[0], values[1]
 
 
-def _break(text: str) -> routes.Break:
-    at, _, minutes = text.partition("/")
-    try:
-        return routes.Break(at.strip(), float(minutes) if minutes else 30.0)
-    except ValueError:
-        msg = f"--break takes HH:MM/MINUTES (e.g. 12:00/30), not {text!r}."
-        raise ValueError(msg) from None
-
-
 @app.command("beats")
 def beats_cmd(
     geocoded: Annotated[Path, typer.Argument(help="Geocoded incidents from `cso-geo geocode`.")],
@@ -753,7 +771,9 @@ def beats_cmd(
     mode: Annotated[
         str, typer.Option("--mode", help="foot or vehicle, for --max-minutes.")
     ] = "vehicle",
-    method: Annotated[str, typer.Option("--method", help="power, grow or skater.")] = "power",
+    method: Annotated[
+        str, typer.Option("--method", help="auto, power, pmedian, grow or skater.")
+    ] = "auto",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     unit_length: Annotated[
         float, typer.Option("--unit-length", help="Longest street unit in metres.")
@@ -796,7 +816,8 @@ def beats_cmd(
     if as_json:
         out.print_json(json.dumps(plan.summary))
         return
-    table = Table(title=f"{n} beats ({method}), imbalance {plan.summary['imbalance']:.1%}")
+    used = plan.summary["method"]
+    table = Table(title=f"{n} beats ({used}), imbalance {plan.summary['imbalance']:.1%}")
     for col in ("beat", "workload min", "street km", "units", "Polsby-Popper", "max km", "contig"):
         table.add_column(col)
     for row in plan.beats.itertuples():
@@ -813,7 +834,9 @@ def beats_cmd(
     base = plan.summary["baseline"]
     out.print(
         f"k-means baseline: imbalance {base['imbalance']:.1%}, mean Polsby-Popper "
-        f"{base['mean_polsby_popper']:.2f}, all contiguous: {base['all_contiguous']}"
+        f"{base['mean_polsby_popper']:.2f} (proposed {plan.summary['mean_polsby_popper']:.2f}), "
+        f"max network km {base['max_network_km']:.2f} (proposed "
+        f"{plan.summary['max_network_km']:.2f}), all contiguous: {base['all_contiguous']}"
     )
     if "existing" in plan.summary:
         ex = plan.summary["existing"]
@@ -855,6 +878,8 @@ def assign_cmd(
         f"uncovered beats: {', '.join(map(str, uncovered)) if uncovered else 'none'}; "
         f"written to {paths['assignments']} and {paths['summary']}"
     )
+    for w in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {rich.markup.escape(w)}")
 
 
 def _print_run(result: dict[str, Path], title: str) -> None:
@@ -959,7 +984,7 @@ PublicOpt = Annotated[
     typer.Option(
         "--public",
         help="For residents: no incident points, addresses or CSO names; counts on hexagons "
-        "with at least 3 calls.",
+        f"and hotspots with at least {PUBLIC_MIN_COUNT} calls.",
     ),
 ]
 OfflineOpt = Annotated[

@@ -45,7 +45,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "beats": ("n", "seed", "existing", "station", "max_minutes"),
     "roster": ("file", "sample_size"),
     "shift": ("date", "hours", "mode"),
-    "routes": ("dwell", "coverage"),
+    "routes": ("dwell", "coverage", "reserve"),
     "report": ("month",),
     "output": ("folder", "maps", "public"),
 }
@@ -82,6 +82,7 @@ class RunConfig:
     mode: str = "foot"
     dwell: float = 15.0
     street_coverage: bool = False
+    reserve: float | str = "auto"
     report_month: str | None = None
     out_dir: Path = Path("out")
     maps_dir: Path = Path("maps")
@@ -276,6 +277,9 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         raise _fail(source, "[shift] hours", hours, "HH:MM-HH:MM, e.g. '08:00-16:00'")
     mode = shift.choice("mode", ("foot", "drive"), "foot")
     street_coverage = routes.boolean("coverage", False)
+    reserve: float | str = "auto"
+    if routes.get("reserve") not in (None, "auto"):
+        reserve = float(routes.number("reserve", 0.0, low=0.0, high=1440.0) or 0.0)
     if street_coverage and mode != "foot":
         msg = (
             f"{source}: [routes] coverage = true walks every street: it needs [shift] mode 'foot'."
@@ -308,6 +312,7 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         mode=mode,
         dwell=float(routes.number("dwell", 15.0, low=10.0, high=16.0) or 15.0),
         street_coverage=street_coverage,
+        reserve=reserve,
         report_month=r("report").day("month", "%Y-%m"),
         out_dir=out.path("folder") or root / "out",
         maps_dir=out.path("maps") or root / "maps",

@@ -487,6 +487,11 @@ def routes_file(
     shift_hours_only: bool = False,
     avoid_streets: Sequence[str] = (),
     require_streets: Sequence[str] = (),
+    avoid_areas: str | Path | None = None,
+    require_areas: str | Path | None = None,
+    revisit_every: float | None = 120.0,
+    seed: int = 0,
+    reserve: float | str = "auto",
 ) -> list[dict[str, Any]]:
     """Plan one route per beat for a shift and write its GeoJSON, GPX, sheet and summary.
 
@@ -503,26 +508,54 @@ def routes_file(
     beat
         A ``beat_id`` or ``"all"``.
     mode
-        ``foot`` or ``drive``.
+        ``foot`` or ``drive`` (``walk``/``vehicle`` also work).
     coverage
-        Walk every street of the beat (foot only) instead of a hotspot tour.
+        Walk every street of the beat (foot only) instead of a hotspot tour;
+        breaks, avoided streets and areas apply to it too, required streets and
+        areas do not (every street is walked) and are an error.
+    avoid_areas, require_areas
+        Polygon files (GeoJSON, GeoPackage, ...): streets crossing the first
+        are left out, the tour visits each polygon of the second.
+    revisit_every
+        Minutes between revisits of the hottest hotspots (0 or None: none).
+    reserve
+        Minutes of each tour's shift kept free for calls for service:
+        ``"auto"`` (default) is the beat's expected call workload in the
+        shift's hours, from the beats file of `cso-geo beats` (0 for beats
+        without one); a number is the same for every beat.
 
     Returns
     -------
     summaries
         One summary per route (as in ``routes.json``). With ``beat="all"`` a
-        beat whose request cannot be met gets ``feasible: false`` and the
-        reason in ``warnings`` instead of stopping the others.
+        beat whose request cannot be met gets the same keys, zero or empty,
+        ``feasible: false`` and the ``reason``, instead of stopping the others.
     """
     sh = routes_mod.parse_route_shift(shift)
-    mode = "drive" if mode in {"drive", "vehicle"} else mode
+    mode = routes_mod._mode(mode)
     if coverage and mode != "foot":
         msg = "A street-coverage route is walked: use --mode foot with --coverage."
+        raise ValueError(msg)
+    if coverage and (require_streets or require_areas is not None):
+        msg = (
+            "--require-street/--require-area choose stops of a hotspot tour; a street-coverage "
+            "walk (--coverage) already walks every street of the beat: drop one or the other."
+        )
         raise ValueError(msg)
     beat_gdf = _read_layer(beats, "beats", what="beats file", columns=["beat_id"]).to_crs(
         network.crs
     )
     spots = _read_layer(hotspots, "hotspots", what="hotspots file", columns=[]).to_crs(network.crs)
+    avoid = (
+        None
+        if avoid_areas is None
+        else routes_mod.read_areas(avoid_areas, network.crs, what="avoid-area file")
+    )
+    require = (
+        None
+        if require_areas is None
+        else routes_mod.read_areas(require_areas, network.crs, what="require-area file")
+    )
     if str(beat) != "all":
         chosen = beat_gdf[beat_gdf["beat_id"].astype(str) == str(beat)]
         if chosen.empty:
@@ -533,8 +566,12 @@ def routes_file(
     travel = (
         None
         if coverage
-        else routes_mod.TravelGraph(network.graph(mode), avoid_streets=avoid_streets)
+        else routes_mod.TravelGraph(
+            network.graph(mode), avoid_streets=avoid_streets, avoid_areas=avoid
+        )
     )
+    reserve_of = _call_reserve(beat_gdf, sh, reserve)
+    kind = "postman" if coverage else "tour"
     out = Path(out_dir)
     summaries: list[dict[str, Any]] = []
     for row in beat_gdf.sort_values("beat_id").itertuples(index=False):
@@ -543,29 +580,33 @@ def routes_file(
             if coverage:
                 route = routes_mod.postman_route(
                     network, beat=row.geometry, shift=sh, beat_id=bid, start=start, end=end,
-                    hotspots=spots, dwell=dwell,
+                    hotspots=spots, dwell=dwell, breaks=breaks, avoid_streets=avoid_streets,
+                    avoid_areas=avoid, shift_hours_only=shift_hours_only,
                 )  # fmt: skip
             else:
                 route = routes_mod.hotspot_tour(
                     spots, network=network, shift=sh, beat=row.geometry, beat_id=bid,
                     mode=mode, start=start, end=end, dwell=dwell, breaks=breaks,
-                    shift_hours_only=shift_hours_only, require_streets=require_streets,
-                    travel=travel,
+                    revisit_every=revisit_every or None, shift_hours_only=shift_hours_only,
+                    require_streets=require_streets, require_areas=require, travel=travel,
+                    seed=seed, reserve_minutes=reserve_of.get(str(bid), 0.0),
                 )  # fmt: skip
         except CsoGeoError as exc:
             if str(beat) != "all":
                 raise
             log.warning("beat %s: %s", bid, exc)
+            in_beat = routes_mod.beat_hotspots(
+                spots, row.geometry, shift=sh if shift_hours_only else None
+            )
             summaries.append(
-                {
-                    "route_id": routes_mod.route_id(
-                        bid, sh, mode, kind="postman" if coverage else "tour"
-                    ),
-                    "beat_id": bid,
-                    "mode": mode,
-                    "feasible": False,
-                    "warnings": [str(exc)],
-                }
+                routes_mod.failed_summary(
+                    bid,
+                    sh,
+                    mode,
+                    kind=kind,
+                    reason=str(exc),
+                    risk_available=float(in_beat["risk"].sum()),
+                )
             )
             continue
         routes_mod.write_route(route, out)
@@ -574,6 +615,26 @@ def routes_file(
     log.info("routes: %d beats, %d feasible, written to %s", len(summaries),
              sum(bool(s["feasible"]) for s in summaries), out)  # fmt: skip
     return summaries
+
+
+def _call_reserve(
+    beats: gpd.GeoDataFrame, shift: routes_mod.Shift, reserve: float | str
+) -> dict[str, float]:
+    """Minutes kept free for calls in each beat's tour (keyed by ``str(beat_id)``)."""
+    if reserve == "auto":
+        if "daily_profile" not in beats.columns:
+            return {}
+        hours = f"{shift.start:%H:%M}-{shift.end:%H:%M}"
+        expected = beats_mod.expected_workload(beats, hours)
+        return {str(b): float(m) for b, m in expected.items()}
+    try:
+        minutes = float(reserve)
+    except (TypeError, ValueError):
+        minutes = float("nan")
+    if not (np.isfinite(minutes) and minutes >= 0):
+        msg = f"--reserve is 'auto' or minutes kept free for calls (0 or more), not {reserve!r}."
+        raise ValueError(msg)
+    return {str(b): minutes for b in beats["beat_id"]}
 
 
 def beats_file(
@@ -587,7 +648,7 @@ def beats_file(
     station: tuple[float, float] | None = None,
     max_minutes: float | None = None,
     mode: str = "vehicle",
-    method: str = "power",
+    method: str = beats_mod.METHODS[0],
     seed: int = 0,
     unit_length: float = 50.0,
     exposure_minutes_per_km: float = 0.0,
@@ -602,8 +663,9 @@ def beats_file(
     Parameters
     ----------
     station, max_minutes
-        Longitude, latitude of a station every beat must reach within
-        `max_minutes` (by `mode`: ``"vehicle"`` or ``"foot"``).
+        Longitude, latitude of a station that must reach every beat within
+        `max_minutes` by `mode` (``"vehicle"`` or ``"foot"``): each beat holds
+        a street the station reaches in time (see `cso_geo.beats.station_anchor`).
     """
     incidents = geocoded if isinstance(geocoded, gpd.GeoDataFrame) else read_geocoded(geocoded)
     units = beats_mod.build_units(
@@ -616,13 +678,12 @@ def beats_file(
     if (station is None) != (max_minutes is None):
         msg = "Give --station LON,LAT and --max-minutes together (or neither)."
         raise ValueError(msg)
-    anchor = None
+    anchor = minutes = None
     if station is not None and max_minutes is not None:
-        anchor = beats_mod.station_anchor(
-            units, network, station, max_minutes=max_minutes, mode=mode
-        )
+        minutes = beats_mod.station_minutes(units, network, station, mode=mode)
+        anchor = minutes <= max_minutes
     plan = beats_mod.plan_beats(
-        units, n, seed=seed, method=method, anchor=anchor, existing=existing
+        units, n, seed=seed, method=method, anchor=anchor, existing=existing, minutes=minutes
     )
     if station is not None:
         plan.summary["station"] = {"lon": station[0], "lat": station[1]}
@@ -907,6 +968,7 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
         mode=cfg.mode,
         dwell=cfg.dwell,
         coverage=cfg.street_coverage,
+        reserve=cfg.reserve,
     )
     outputs["routes"] = routes_dir
     say(
@@ -1027,7 +1089,9 @@ def map_file(
     """Draw one of the product maps (`MAP_KINDS`) from files and save it as HTML.
 
     ``analyst`` needs `geocoded` (hotspots are found with the segment method when
-    no `hotspots` file is given and a `network` is); ``supervisor`` needs `beats`
+    no `hotspots` file is given and a `network` is; its HDBSCAN clusters are the
+    hotspots of an ``hdbscan`` hotspots file, else `maps.incident_clusters` on a
+    subsample; none on a public map); ``supervisor`` needs `beats`
     (layer ``beats``); ``shift`` needs `route` (a route GeoJSON, its summary, or a
     folder holding one route). The street `network`, when given, is drawn as the
     basemap. The page is self-contained unless `offline` is False.
@@ -1052,10 +1116,18 @@ def map_file(
             located = hs.select_incidents(incidents)
             if not located.empty:
                 found = hs.find_hotspots(located, hs.street_units(network.walk))
+        clusters = None
+        if not public:
+            # hdbscan hotspots are cluster polygons; otherwise cluster a subsample (cheap)
+            hdb = None
+            if found is not None and "method" in found.columns:
+                hdb = found[found["method"].astype(str) == "hdbscan"]
+            clusters = hdb if hdb is not None and len(hdb) else maps.incident_clusters(incidents)
         m = maps.analyst_map(
             incidents,
             G,
             hotspots=found,
+            clusters=clusters,
             public=public,
             offline=offline,
             title="Community calls map" if public else "Calls and hotspots",

@@ -105,3 +105,11 @@ def test_area_and_incident_errors(text: str, message: str) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(InputFileNotFoundError, match=r"does not exist; write a starter"):
         config.load_config(tmp_path / "nope.toml")
+
+
+def test_routes_reserve(tmp_path: Path) -> None:
+    assert config.parse_config(MINIMAL, base=tmp_path).reserve == "auto"
+    c = config.parse_config(MINIMAL + "[routes]\nreserve = 90\n", base=tmp_path)
+    assert c.reserve == 90.0
+    with pytest.raises(ConfigError, match=r"\[routes\] reserve = 'lots' is not allowed"):
+        config.parse_config(MINIMAL + '[routes]\nreserve = "lots"\n', base=tmp_path)
