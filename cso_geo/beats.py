@@ -866,9 +866,15 @@ def _skater(
     w = libpysal.weights.W(neigh, silence_warnings=True)
     # SKATER's floor is a minimum region size (units), not a workload
     floor = max(1, int(0.3 * len(units) / n))
-    np.random.seed(seed)  # noqa: NPY002 - SKATER draws from NumPy's global state
-    model = Skater(gdf, w, ["x", "y", "w"], n_clusters=n, floor=floor, islands="ignore")
-    model.solve()
+    # SKATER draws from NumPy's global state: seed it for this call only, then put the
+    # caller's state back
+    state = np.random.get_state()  # noqa: NPY002
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        model = Skater(gdf, w, ["x", "y", "w"], n_clusters=n, floor=floor, islands="ignore")
+        model.solve()
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
     return np.asarray(model.labels_, dtype=np.int64)
 
 

@@ -92,6 +92,11 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+def _esc(value: object) -> str:
+    """Text from the data, shown as it is: never read as Rich markup."""
+    return rich.markup.escape(str(value))
+
+
 def _step(label: str, fn: Callable[[], T]) -> T:
     with console.status(label):
         return fn()
@@ -353,7 +358,7 @@ def _print_match_report(report: dict[str, Any]) -> None:
     )
     if match["top_unmatched"]:
         top = ", ".join(f"{u['address']!r} ({u['count']})" for u in match["top_unmatched"][:5])
-        out.print(f"top unmatched: {top}")
+        out.print(f"top unmatched: {_esc(top)}")
 
 
 UnitLength = Annotated[
@@ -505,10 +510,10 @@ def hotspots_cmd(
         table.add_row(
             str(row.rank),
             f"{row.count:,}",
-            row.top_call_types,
+            _esc(row.top_call_types),
             row.peak_hours,
             row.trend,
-            str(where),
+            _esc(where),
         )
     out.print(table)
     out.print(f"{len(found):,} hotspots written to {path}")
@@ -720,7 +725,7 @@ def routes_cmd(
     for s in summaries:
         n_stops = sum(1 for st in s.get("stops", []) if st["kind"] == "stop")
         table.add_row(
-            rich.markup.escape(s["route_id"]),
+            _esc(s["route_id"]),
             str(n_stops),
             f"{s.get('distance_km', 0.0):.1f}",
             f"{s.get('duration_min', 0.0):.0f}",
@@ -870,12 +875,13 @@ def assign_cmd(
     for row in table.itertuples():
         beat = str(row.beat_id) if row.status == "assigned" else ""
         view.add_row(
-            str(row.cso_id), str(row.mode), beat, f"{row.expected_workload:.0f}", str(row.skills)
-        )
+            _esc(row.cso_id), _esc(row.mode), _esc(beat), f"{row.expected_workload:.0f}",
+            _esc(row.skills),
+        )  # fmt: skip
     out.print(view)
     uncovered = summary["uncovered_beats"]
     out.print(
-        f"uncovered beats: {', '.join(map(str, uncovered)) if uncovered else 'none'}; "
+        f"uncovered beats: {_esc(', '.join(map(str, uncovered))) if uncovered else 'none'}; "
         f"written to {paths['assignments']} and {paths['summary']}"
     )
     for w in summary.get("warnings", []):

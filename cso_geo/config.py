@@ -19,7 +19,7 @@ from typing import Any
 
 from cso_geo._errors import ConfigError, InputFileNotFoundError
 from cso_geo._io import atomic_write_text
-from cso_geo.hotspots import GRID_METHODS, SEGMENT_METHODS
+from cso_geo.hotspots import GRID_METHODS, SEGMENT_METHODS, parse_shift
 from cso_geo.taxonomy import CATEGORIES
 
 __all__ = [
@@ -88,6 +88,26 @@ class RunConfig:
     maps_dir: Path = Path("maps")
     public: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def check_inputs(self) -> None:
+        """Raise when a file or folder the configuration names does not exist.
+
+        Called by `cso_geo.pipeline.run_pipeline` before any work starts; the
+        message names the key and the path.
+        """
+        named = {
+            "[area] osm": Path(self.osm)
+            if self.osm and ("/" in self.osm or "." in self.osm)
+            else None,
+            "[area] network": self.network,
+            "[incidents] file": self.incidents,
+            "[beats] existing": self.existing_beats,
+            "[roster] file": self.roster,
+        }
+        for key, path in named.items():
+            if path is not None and not path.exists():
+                msg = f"{self.source}: {key} = {str(path)!r} does not exist; fix the path."
+                raise InputFileNotFoundError(msg)
 
 
 def _fail(source: str, key: str, value: Any, allowed: str) -> ConfigError:
@@ -255,6 +275,18 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
     if sample is not None and (not isinstance(sample, dict) or set(sample) - set(_SAMPLE_KEYS)):
         extra = sorted(set(sample) - set(_SAMPLE_KEYS)) if isinstance(sample, dict) else sample
         raise _fail(source, "[incidents] sample", extra, "a table of " + ", ".join(_SAMPLE_KEYS))
+    if sample is not None:
+        smp = _Reader(source, root, "incidents.sample", sample)
+        sample = {
+            "months": smp.integer("months", 12, low=1, high=120),
+            "seed": smp.integer("seed", 1, low=0),
+            "start": smp.day("start") or "2025-01-01",
+            "calls_per_month": (
+                None
+                if sample.get("calls_per_month") is None
+                else smp.integer("calls_per_month", 1, low=1)
+            ),
+        }
 
     hot = r("hotspots")
     method = hot.choice("method", (*SEGMENT_METHODS, *GRID_METHODS), "segment")
@@ -275,6 +307,10 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
     hours = shift.text("hours", "08:00-16:00")
     if hours is None or not _SHIFT.fullmatch(hours.strip()):
         raise _fail(source, "[shift] hours", hours, "HH:MM-HH:MM, e.g. '08:00-16:00'")
+    try:
+        parse_shift(hours)
+    except ValueError as exc:
+        raise _fail(source, "[shift] hours", hours, f"a real time of day ({exc})") from None
     mode = shift.choice("mode", ("foot", "drive"), "foot")
     street_coverage = routes.boolean("coverage", False)
     reserve: float | str = "auto"

@@ -726,8 +726,9 @@ _PUBLIC_SUPERVISOR_NOTE: Final = (
     "not shown."
 )
 _PUBLIC_SHIFT_NOTE: Final = (
-    "Public map: stop times, dwell times, reasons, call types, peak hours, shift times and "
-    "warnings are not shown; only the path and the order of the stops."
+    "Public map: the shift's date and times, stop times, dwell times, reasons, call types, "
+    "peak hours, directions and warnings are not shown; only the path and the order of the "
+    "stops."
 )
 
 
@@ -2028,7 +2029,11 @@ def shift_map(
         raise MapError(f"the route {r.source} has no path or stops to draw")
     summary = r.summary
     route_id = str(summary.get("route_id") or _first_prop(paths, "route_id") or "route")
-    title = title or f"Route {route_id}"
+    if public:
+        # a route id holds the date and hours of the shift: residents see the beat only
+        beat = summary.get("beat_id", _first_prop(paths, "beat_id"))
+        route_id = "Patrol route" + ("" if beat is None else f", beat {beat}")
+    title = title or (route_id if public else f"Route {route_id}")
     route_gdf = gpd.GeoDataFrame.from_features(paths + stops, crs=4326)
     crs = G.graph.get("crs") if G is not None else None
     edges, basemap_note = _fit_basemap(
@@ -2187,7 +2192,7 @@ def _route_panel(
                 line += f"<br><i>{row['reason']}</i>"
         items.append(f"<li>{line}</li>")
     directions = []
-    for d in summary.get("directions") or []:
+    for d in [] if public else summary.get("directions") or []:
         if isinstance(d, dict):
             text = d.get("instruction") or d.get("street") or ""
             dist = _number(d.get("distance_m"))

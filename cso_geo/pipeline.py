@@ -196,8 +196,13 @@ def geocode_file(
     return geocoded, report, paths
 
 
-def read_geocoded(path: str | Path) -> gpd.GeoDataFrame:
-    """Read incidents written by `geocode_file` (or any points with ``received_at``)."""
+def read_geocoded(path: str | Path | gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Read incidents written by `geocode_file` (or any points with ``received_at``).
+
+    Geocoded incidents already in memory (a GeoDataFrame) are returned as they are.
+    """
+    if isinstance(path, gpd.GeoDataFrame):
+        return path
     p = Path(path)
     gdf = read_vector(p, what="geocoded incidents file", hint="Make it with `cso-geo geocode`.")
     if "received_at" not in gdf.columns or gdf.crs is None:
@@ -315,11 +320,13 @@ def find_tuned_or_plain(
     tuned: bool = False,
     horizon_days: int = 30,
     rank_by: str = "metre",
+    units: dict[float, hs.StreetUnits] | None = None,
 ) -> gpd.GeoDataFrame:
     """`cso_geo.hotspots.find_hotspots`, after tuning on history when asked.
 
     Tuning chooses the street method's settings (or the naive baseline), so
-    it applies to ``method="segment"`` only.
+    it applies to ``method="segment"`` only. `units` (street units by unit
+    length, e.g. `tuning_units`) saves building them again.
     """
     if tuned and method != "segment":
         msg = (
@@ -328,7 +335,9 @@ def find_tuned_or_plain(
         )
         raise ValueError(msg)
     if not tuned:
-        streets = hs.street_units(network.walk, unit_length=unit_length)
+        streets = (units or {}).get(float(unit_length)) or hs.street_units(
+            network.walk, unit_length=unit_length
+        )
         return hs.find_hotspots(
             incidents,
             streets,
@@ -340,7 +349,7 @@ def find_tuned_or_plain(
     if incidents.empty:
         msg = "No incidents match the selection: there is nothing to tune or rank."
         raise ValueError(msg)
-    units = tuning_units(network)
+    units = units if units is not None else tuning_units(network)
     last = pd.to_datetime(incidents["received_at"]).max().normalize() + pd.Timedelta(days=1)
     tuning = hs.tune(
         incidents,
@@ -448,28 +457,6 @@ def evaluate_file(
     return report
 
 
-def _read_layer(
-    path: str | Path, layer: str, *, what: str, columns: Sequence[str]
-) -> gpd.GeoDataFrame:
-    """Read one layer of a GeoPackage, or raise an error naming the file and what is missing."""
-    p = Path(path)
-    if not p.exists():
-        raise InputFileNotFoundError(f"The {what} {str(p)!r} does not exist.")
-    try:
-        gdf = gpd.read_file(p, layer=layer)
-    except Exception as exc:  # GDAL raises several types for unreadable files or layers
-        msg = f"Cannot read layer {layer!r} of the {what} {str(p)!r}: {exc}"
-        raise InputFileError(msg) from exc
-    missing = [c for c in columns if c not in gdf.columns]
-    if missing:
-        msg = f"The {what} {str(p)!r} (layer {layer!r}) lacks column(s) {', '.join(missing)}."
-        raise InputFileError(msg)
-    if gdf.crs is None:
-        msg = f"The {what} {str(p)!r} (layer {layer!r}) has no CRS."
-        raise InputFileError(msg)
-    return gdf
-
-
 def routes_file(
     beats: str | Path,
     hotspots: str | Path,
@@ -542,10 +529,16 @@ def routes_file(
             "walk (--coverage) already walks every street of the beat: drop one or the other."
         )
         raise ValueError(msg)
-    beat_gdf = _read_layer(beats, "beats", what="beats file", columns=["beat_id"]).to_crs(
-        network.crs
-    )
-    spots = _read_layer(hotspots, "hotspots", what="hotspots file", columns=[]).to_crs(network.crs)
+    beat_gdf = _read_output_layer(
+        beats, "beats", what="beats file", hint="Make it with `cso-geo beats`.", columns=["beat_id"]
+    ).to_crs(network.crs)
+    spots = _read_output_layer(
+        hotspots,
+        "hotspots",
+        what="hotspots file",
+        hint="Make it with `cso-geo hotspots`.",
+        columns=HOTSPOT_FILE_COLUMNS,
+    ).to_crs(network.crs)
     avoid = (
         None
         if avoid_areas is None
@@ -777,6 +770,7 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
     outputs
         A label for each written file or folder and its path.
     """
+    cfg.check_inputs()
     say = progress or (lambda stage, detail: log.info("%s: %s", stage, detail))
     out_dir, maps_dir = Path(cfg.out_dir), Path(cfg.maps_dir)
     outputs: dict[str, Path] = {}
@@ -805,10 +799,10 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
         t0 = time.perf_counter()
         sample = synthetic.generate_cad(
             net,
-            months=int(cfg.sample.get("months", 12)),
-            seed=int(cfg.sample.get("seed", 1)),
-            start=str(cfg.sample.get("start", "2025-01-01")),
-            calls_per_month=cfg.sample.get("calls_per_month"),
+            months=cfg.sample["months"],
+            seed=cfg.sample["seed"],
+            start=cfg.sample["start"],
+            calls_per_month=cfg.sample["calls_per_month"],
         )
         name = cfg.osm if cfg.osm and "/" not in cfg.osm and "." not in cfg.osm else "sample"
         cad_path, truth_path = synthetic.write_sample(sample, out_dir / f"{name}_cad.csv")
@@ -860,6 +854,7 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
 
     t0 = time.perf_counter()
     streets = hs.street_units(net.walk)
+    units = tuning_units(net, streets)
     backtest = hs.backtest(
         incidents,
         streets,
@@ -867,10 +862,10 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
         cuts=cfg.backtest_cuts,
         horizon_days=30,
         methods=(*hs.SEGMENT_METHODS, *hs.GRID_METHODS, "tuned"),
-        tuning_units=tuning_units(net, streets),
+        tuning_units=units,
     )
     found = find_tuned_or_plain(
-        incidents, net, method=cfg.method, coverage=cfg.coverage, tuned=cfg.tuned
+        incidents, net, method=cfg.method, coverage=cfg.coverage, tuned=cfg.tuned, units=units
     )
     if sample is not None:
         # the sample's truth is known: how many planted hotspots did we find?
@@ -889,7 +884,12 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
     outputs["backtest"] = atomic_write_text(
         out_dir / "backtest.json", json.dumps(backtest, indent=2)
     )
-    outputs["hotspots"] = write_hotspots(found, out_dir / "hotspots.gpkg", incidents=len(incidents))
+    outputs["hotspots"] = write_hotspots(
+        found,
+        out_dir / "hotspots.gpkg",
+        incidents=len(incidents),
+        filters={"categories": list(cfg.categories), "shift": None, "start": None, "end": None},
+    )
     seg, naive = backtest["methods"]["segment"], backtest["methods"]["naive"]
     detail: dict[str, Any] = {
         "hotspots": len(found),
@@ -987,7 +987,7 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
     outputs["analyst map"] = map_file(
         "analyst",
         maps_dir / "analyst.html",
-        geocoded=outputs["geocoded incidents"],
+        geocoded=geocoded,
         network=net,
         hotspots=outputs["hotspots"],
         public=public,
@@ -995,7 +995,7 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
     outputs["community map (public)"] = map_file(
         "analyst",
         maps_dir / "community.html",
-        geocoded=outputs["geocoded incidents"],
+        geocoded=geocoded,
         network=net,
         hotspots=outputs["hotspots"],
         public=True,
@@ -1024,13 +1024,14 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
     t0 = time.perf_counter()
     month = cfg.report_month or dates["report_month"]
     rep, report_paths = report_file(
-        outputs["geocoded incidents"],
+        geocoded,
         month,
         out_dir / "report",
         network=net,
         hotspots=outputs["hotspots"],
         beats=outputs["beats"],
         backtest=outputs["backtest"],
+        match_report=match,
     )
     outputs["monthly report"] = report_paths["html"]
     say(
@@ -1059,25 +1060,56 @@ def run_demo(
 MAP_KINDS = ("analyst", "supervisor", "shift")
 
 
-def _read_output_layer(path: str | Path, layer: str, *, what: str, hint: str) -> gpd.GeoDataFrame:
-    """Read `layer` of a GeoPackage (or the only layer of another vector file)."""
+def _read_output_layer(
+    path: str | Path,
+    layer: str,
+    *,
+    what: str,
+    hint: str,
+    columns: Sequence[str] = (),
+) -> gpd.GeoDataFrame:
+    """Read `layer` of a GeoPackage (or the only layer of a GeoJSON and the like).
+
+    A file with several layers but not `layer`, a layer without `columns` or
+    without a CRS is refused with an error naming the file, what it lacks and
+    `hint` (how to make the right one).
+    """
     p = Path(path)
     if not p.exists():
         msg = f"The {what} {str(p)!r} does not exist. {hint}"
         raise InputFileNotFoundError(msg)
     try:
-        layers = set(gpd.list_layers(p)["name"])
-        return gpd.read_file(p, layer=layer if layer in layers else None)
+        layers = list(gpd.list_layers(p)["name"])
     except Exception as exc:  # GDAL raises several types for unreadable files
         msg = f"Cannot read the {what} {str(p)!r}: {exc}. {hint}"
         raise InputFileError(msg) from exc
+    if layer not in layers and len(layers) != 1:
+        msg = f"The {what} {str(p)!r} has no layer {layer!r} (it has {', '.join(layers)}). {hint}"
+        raise InputFileError(msg)
+    try:
+        gdf = gpd.read_file(p, layer=layer if layer in layers else layers[0])
+    except Exception as exc:  # GDAL raises several types for unreadable layers
+        msg = f"Cannot read the {what} {str(p)!r}: {exc}. {hint}"
+        raise InputFileError(msg) from exc
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        msg = f"The {what} {str(p)!r} lacks column(s) {', '.join(missing)}. {hint}"
+        raise InputFileError(msg)
+    if gdf.crs is None:
+        msg = f"The {what} {str(p)!r} has no CRS. {hint}"
+        raise InputFileError(msg)
+    return gdf
+
+
+#: Columns every reader of a hotspots file needs (`write_hotspots` writes many more).
+HOTSPOT_FILE_COLUMNS = ("rank",)
 
 
 def map_file(
     kind: str,
     out: str | Path,
     *,
-    geocoded: str | Path | None = None,
+    geocoded: str | Path | gpd.GeoDataFrame | None = None,
     network: StreetNetwork | None = None,
     hotspots: str | Path | None = None,
     beats: str | Path | None = None,
@@ -1104,7 +1136,11 @@ def map_file(
         None
         if hotspots is None
         else _read_output_layer(
-            hotspots, "hotspots", what="hotspots file", hint="Make it with `cso-geo hotspots`."
+            hotspots,
+            "hotspots",
+            what="hotspots file",
+            hint="Make it with `cso-geo hotspots`.",
+            columns=HOTSPOT_FILE_COLUMNS,
         )
     )
     if kind == "analyst":
@@ -1137,14 +1173,30 @@ def map_file(
             msg = "The supervisor map needs --beats FILE (written by `cso-geo beats`)."
             raise ValueError(msg)
         beat_gdf = _read_output_layer(
-            beats, "beats", what="beats file", hint="Make it with `cso-geo beats`."
+            beats,
+            "beats",
+            what="beats file",
+            hint="Make it with `cso-geo beats`.",
+            columns=("beat_id",),
         )
         table = None
         if assignments is not None:
             if not Path(assignments).exists():
                 msg = f"The assignments file {str(assignments)!r} does not exist."
                 raise InputFileNotFoundError(msg)
-            table = pd.read_csv(assignments, keep_default_na=False, dtype={"cso_id": str})
+            try:
+                table = pd.read_csv(assignments, keep_default_na=False, dtype={"cso_id": str})
+            except (OSError, ValueError) as exc:
+                msg = f"Cannot read the assignments file {str(assignments)!r}: {exc}"
+                raise InputFileError(msg) from exc
+            missing = [c for c in ("cso_id", "beat_id") if c not in table.columns]
+            if missing:
+                msg = (
+                    f"The assignments file {str(assignments)!r} lacks column(s) "
+                    f"{', '.join(missing)}: give the CSV `cso-geo assign --out` writes, not the "
+                    "roster."
+                )
+                raise InputFileError(msg)
             table["beat_id"] = pd.to_numeric(table["beat_id"], errors="coerce")
         m = maps.supervisor_map(
             beat_gdf, G, assignments=table, hotspots=found, public=public, offline=offline
@@ -1158,7 +1210,7 @@ def map_file(
 
 
 def report_file(
-    geocoded: str | Path,
+    geocoded: str | Path | gpd.GeoDataFrame,
     month: str,
     out_dir: str | Path,
     *,
@@ -1166,6 +1218,7 @@ def report_file(
     hotspots: str | Path | None = None,
     beats: str | Path | None = None,
     backtest: str | Path | None = None,
+    match_report: dict[str, Any] | None = None,
 ) -> tuple[report_mod.MonthlyReport, dict[str, Path]]:
     """Write the monthly hotspot report of `month` (``YYYY-MM``) into `out_dir`.
 
@@ -1179,14 +1232,22 @@ def report_file(
         None
         if hotspots is None
         else _read_output_layer(
-            hotspots, "hotspots", what="hotspots file", hint="Make it with `cso-geo hotspots`."
+            hotspots,
+            "hotspots",
+            what="hotspots file",
+            hint="Make it with `cso-geo hotspots`.",
+            columns=(*HOTSPOT_FILE_COLUMNS, "unit_id", "count"),
         )
     )
     beat_gdf = (
         None
         if beats is None
         else _read_output_layer(
-            beats, "beats", what="beats file", hint="Make it with `cso-geo beats`."
+            beats,
+            "beats",
+            what="beats file",
+            hint="Make it with `cso-geo beats`.",
+            columns=("beat_id",),
         )
     )
     bt = None
@@ -1196,9 +1257,9 @@ def report_file(
         except (OSError, json.JSONDecodeError) as exc:
             msg = f"Cannot read the backtest file {str(backtest)!r}: {exc}"
             raise InputFileError(msg) from exc
-    match = None
-    match_path = output_paths(geocoded)["report"]
-    if match_path.exists():
+    match = match_report
+    match_path = output_paths(geocoded)["report"] if isinstance(geocoded, str | Path) else None
+    if match is None and match_path is not None and match_path.exists():
         try:
             match = json.loads(match_path.read_text(encoding="utf-8")).get("match")
         except (OSError, json.JSONDecodeError):

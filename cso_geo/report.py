@@ -232,7 +232,8 @@ def _hotspot_rows(
             {
                 "rank": int(row.rank),
                 "unit_id": unit,
-                "name": "" if pd.isna(row.name) else str(row.name),
+                # grid cells and clusters have no street name
+                "name": "" if pd.isna(getattr(row, "name", None)) else str(row.name),
                 "count": int(row.count),
                 "calls_this_month": None
                 if month_counts is None
@@ -505,17 +506,27 @@ def monthly_report(
     streets = (
         hs.street_units(network.walk, unit_length=unit_length) if network is not None else None
     )
+    # the hotspots' own selection (category, shift, days) for everything said about them
+    filters = meta.get("filters") or {}
+    pool = hs.select_incidents(
+        located,
+        categories=filters.get("categories") or None,
+        shift=filters.get("shift"),
+        days=filters.get("days"),
+    )
+    pt = pd.to_datetime(pool["received_at"])
+    hot_month = pool.loc[((pt >= start) & (pt < end)).to_numpy()]
     found = hotspots
     new: list[dict[str, Any]] | None = None
     cooled: list[dict[str, Any]] | None = None
     month_counts: dict[int, int] | None = None
     if streets is not None:
-        upto = located.loc[(lt < end).to_numpy()]
+        upto = pool.loc[(pt < end).to_numpy()]
         if found is None:
             method = "segment"
             found = hs.find_hotspots(upto, streets, at=end, params=params)
-        month_counts = _counts_on(found, month_points, streets, method)
-        before = located.loc[(lt < start).to_numpy()]
+        month_counts = _counts_on(found, hot_month, streets, method)
+        before = pool.loc[(pt < start).to_numpy()]
         # cluster ids of two HDBSCAN runs do not match: no new/cooled for them
         if not before.empty and method != "hdbscan":
             prev = hs.find_hotspots(before, streets, method=method, params=params, at=start)
@@ -526,7 +537,7 @@ def monthly_report(
             )
             cooled = _hotspot_rows(
                 prev[prev["unit_id"].isin(set(prev_ids) - set(now_ids))],
-                _counts_on(prev, month_points, streets, method),
+                _counts_on(prev, hot_month, streets, method),
                 top,
             )
     hot_rows = None if found is None else _hotspot_rows(found, month_counts, top)

@@ -64,6 +64,7 @@ from cso_geo._errors import InfeasibleError, InputFileError
 from cso_geo._io import atomic_write_text, read_vector
 from cso_geo.network import STREET_CLASSES, StreetNetwork
 from cso_geo.snapping import EdgeIndex
+from cso_geo.streetnames import street_key
 
 log = logging.getLogger(__name__)
 
@@ -355,12 +356,17 @@ class TravelGraph:
         self.nodes: list[Any] = list(G.nodes)
         self.index: dict[Any, int] = {n: i for i, n in enumerate(self.nodes)}
         self.xy = np.array([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in self.nodes], dtype=float)
-        avoid = {s.strip().casefold() for s in avoid_streets if s.strip()}
+        avoid = _street_keys(avoid_streets)
         rows = []
+        matched: set[str] = set()
         for u, v, k, d in G.edges(keys=True, data=True):
-            if avoid and _name_text(d.get("name")).casefold() in avoid:
+            named = _name_keys(d.get("name")) & avoid if avoid else set()
+            if named:
+                matched |= named
                 continue
             rows.append((self.index[u], self.index[v], k, float(d[weight]), d["geometry"]))
+        for key in sorted(avoid - matched):
+            log.warning("avoided street %r is not on this graph: nothing avoided for it", key)
         if avoid_areas is not None and rows:
             hit = shapely.intersects(np.array([r[4] for r in rows], dtype=object), avoid_areas)
             rows = [r for r, h in zip(rows, hit, strict=True) if not h]
@@ -441,6 +447,21 @@ def _name_text(name: Any) -> str:
     if name is None or (isinstance(name, float) and math.isnan(name)):
         return ""
     return _clean(name)
+
+
+def _street_keys(names: Iterable[str]) -> set[str]:
+    """Street names as a user typed them, folded to comparable keys ("Main St" = "MAIN STREET")."""
+    return {street_key(n).full for n in names if str(n).strip()} - {""}
+
+
+def _name_keys(name: Any) -> set[str]:
+    """The folded keys of an edge's OSM name (a name, or a list of them)."""
+    names = name if isinstance(name, list | tuple) else [name]
+    return {
+        street_key(str(n)).full
+        for n in names
+        if n is not None and not (isinstance(n, float) and math.isnan(n)) and str(n).strip()
+    } - {""}
 
 
 def _highway_text(hw: Any) -> str:
@@ -1479,6 +1500,19 @@ def _shift_share(hotspots: pd.DataFrame, shift: Shift) -> npt.NDArray[np.float64
     return out
 
 
+def _anchor_points(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """Where a hotspot is visited: the middle of a street piece, or a point inside a cell.
+
+    Street-segment hotspots are lines; grid cells and HDBSCAN clusters are polygons.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = shapely.point_on_surface(geoms)
+    lines = np.isin(shapely.get_type_id(geoms), (1, 5))  # LineString, MultiLineString
+    if lines.any():
+        out[lines] = shapely.line_interpolate_point(geoms[lines], 0.5, normalized=True)
+    return np.asarray(out, dtype=object)
+
+
 def beat_hotspots(
     hotspots: gpd.GeoDataFrame,
     beat: BaseGeometry | None,
@@ -1495,7 +1529,7 @@ def beat_hotspots(
         out = hotspots.copy()
         out["risk"] = np.zeros(0)
         return out
-    mid = shapely.line_interpolate_point(hotspots.geometry.to_numpy(), 0.5, normalized=True)
+    mid = _anchor_points(hotspots.geometry.to_numpy())
     keep = np.ones(len(hotspots), dtype=bool)
     if beat is not None:
         keep &= shapely.within(mid, beat) | shapely.intersects(mid, beat)
@@ -1757,7 +1791,7 @@ def hotspot_tour(
     cand = beat_hotspots(hotspots, beat, shift=sh if shift_hours_only else None)
     risk_all = cand["risk"].to_numpy(dtype=float)
     risk_available = float(risk_all.sum())
-    mids = shapely.line_interpolate_point(cand.geometry.to_numpy(), 0.5, normalized=True)
+    mids = _anchor_points(cand.geometry.to_numpy())
     unreachable: list[dict[str, Any]] = []
     cands: list[dict[str, Any]] = []
     for i, row in enumerate(cand.itertuples(index=False)):
@@ -1774,8 +1808,8 @@ def hotspot_tour(
         cands.append(c)
 
     # required streets and areas
-    for req in sorted({n.strip().casefold() for n in require_streets if n.strip()}):
-        on = [c for c in cands if c["street"].casefold() == req]
+    for req in sorted(_street_keys(require_streets)):
+        on = [c for c in cands if req in _name_keys(c["street"].split(" / "))]
         if on:
             for c in on:
                 c["required"] = True
@@ -2010,9 +2044,7 @@ def _street_stop(tg: TravelGraph, name: str, beat: BaseGeometry | None) -> dict[
     """A zero-risk stop at the middle of the longest edge of a required street in the beat."""
     found = _longest_edge(
         tg,
-        lambda d, mid: (
-            _name_text(d.get("name")).casefold() == name and (beat is None or beat.intersects(mid))
-        ),
+        lambda d, mid: name in _name_keys(d.get("name")) and (beat is None or beat.intersects(mid)),
     )
     if found is None:
         return None
@@ -2196,8 +2228,8 @@ def postman_route(
     mids = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
     in_beat = shapely.intersects(mids, beat)
     in_area = shapely.intersects(geoms, area)
-    avoid = {s.strip().casefold() for s in avoid_streets if s.strip()}
-    avoided = np.array([_name_text(d.get("name")).casefold() in avoid for *_, d in recs], bool)
+    avoid = _street_keys(avoid_streets)
+    avoided = np.array([bool(_name_keys(d.get("name")) & avoid) for *_, d in recs], bool)
     if avoid_areas is not None and recs:
         avoided |= shapely.intersects(geoms, avoid_areas)
 
@@ -2383,7 +2415,7 @@ def postman_route(
         idx = EdgeIndex.from_lines(
             [st.geometry for st in steps] or [shapely.LineString([(0, 0), (1, 0)])]
         )
-        hm = shapely.line_interpolate_point(cand.geometry.to_numpy(), 0.5, normalized=True)
+        hm = _anchor_points(cand.geometry.to_numpy())
         snapped = idx.snap(shapely.get_x(hm), shapely.get_y(hm))
         cands = [
             _candidate(row, float(shapely.get_x(hm[j])), float(shapely.get_y(hm[j])), row.risk)

@@ -737,7 +737,9 @@ def test_cli_beats_then_assign(helsinki_geocoded: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "k-means baseline" in res.output
     roster = tmp_path / "roster.csv"
-    beats.sample_roster(8, seed=1).to_csv(roster, index=False)
+    people = beats.sample_roster(8, seed=1)
+    people.loc[0, "cso_id"] = "[bold]CSO[/] 1"  # roster text is data, never Rich markup
+    people.to_csv(roster, index=False)
     csv_out = tmp_path / "assignments.csv"
     res = runner.invoke(
         app,
@@ -754,6 +756,7 @@ def test_cli_beats_then_assign(helsinki_geocoded: Path, tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
+    assert "[bold]CSO[/] 1" in res.output
     table = pd.read_csv(csv_out)
     assert list(table.columns) == [
         "cso_id",

@@ -21,7 +21,7 @@ profile = "sf_police"
 def test_demo_config() -> None:
     c = config.demo_config(base=Path("/tmp/x"))
     assert c.osm == "helsinki"  # a bundled dataset name stays a name
-    assert c.sample == {"months": 12, "seed": 1, "start": "2025-01-01"}
+    assert c.sample == {"months": 12, "seed": 1, "start": "2025-01-01", "calls_per_month": None}
     assert (c.n_beats, c.shift_hours, c.mode, c.report_month) == (
         6,
         "08:00-16:00",
@@ -113,3 +113,33 @@ def test_routes_reserve(tmp_path: Path) -> None:
     assert c.reserve == 90.0
     with pytest.raises(ConfigError, match=r"\[routes\] reserve = 'lots' is not allowed"):
         config.parse_config(MINIMAL + '[routes]\nreserve = "lots"\n', base=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        ("[incidents]\nsample = { months = [1] }\n", r"\[incidents.sample\] months = \[1\]"),
+        ('[incidents]\nsample = { start = "soon" }\n', r"\[incidents.sample\] start = 'soon'"),
+        ('[shift]\nhours = "25:00-26:00"\n', r"\[shift\] hours = '25:00-26:00'.*above 24"),
+    ],
+)
+def test_values_are_checked_before_any_work(tmp_path: Path, extra: str, match: str) -> None:
+    text = '[area]\nosm = "helsinki"\n' + extra
+    if "[incidents]" not in extra:
+        text += "[incidents]\nsample = {}\n"
+    with pytest.raises(ConfigError, match=match):
+        config.parse_config(text, base=tmp_path)
+
+
+def test_missing_input_files_are_named(tmp_path: Path) -> None:
+    c = config.parse_config(MINIMAL, base=tmp_path)
+    with pytest.raises(
+        InputFileNotFoundError, match=r"\[area\] osm = .*city.osm.pbf.* does not exist"
+    ):
+        c.check_inputs()
+    (tmp_path / "city.osm.pbf").write_bytes(b"")
+    with pytest.raises(InputFileNotFoundError, match=r"\[incidents\] file = .*calls.csv"):
+        c.check_inputs()
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "calls.csv").write_text("x\n")
+    c.check_inputs()

@@ -1171,6 +1171,12 @@ def test_shift_map_numbers_stops_and_lists_directions(
     public_page = maps.save_map(public, tmp_path / "rp.html").read_text(encoding="utf-8")
     assert "Noise" not in public_page
     assert "08:05" not in public_page
+    # nor the shift's date and hours (in the route id), nor the directions
+    assert ROUTE_ID not in public_page
+    assert "2025-12-01" not in public_page
+    assert "0800-1600" not in public_page
+    assert "Head east on Mannerheimintie" not in public_page
+    assert "Patrol route, beat 1" in public_page
 
 
 def test_shift_map_refuses_a_folder_of_many_routes(route_dir: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from _browser import leaflet_layers, offline_page, png_rgb
 from typer.testing import CliRunner
 
+from cso_geo import hotspots as hs
 from cso_geo import maps, network, pipeline
 from cso_geo.cli import app
 
@@ -218,3 +219,49 @@ def test_run_config_errors_name_the_key(tmp_path: Path) -> None:
     missing = CliRunner().invoke(app, ["run", "--config", str(tmp_path / "none.toml")])
     assert missing.exit_code == 2
     assert "cso-geo init" in missing.output
+
+
+def test_wrong_files_given_as_hotspots_or_beats_are_refused(tmp_path: Path) -> None:
+    """A beats file, or the geocoded calls, passed as hotspots: a clear error, not a crash."""
+    net = network.network_from_file("helsinki")
+    geo = tmp_path / "calls.gpkg"
+    rows, _, _ = pipeline.geocode_file(
+        REPO / "data" / "helsinki_cad_2025.csv", geo, network=net, profile="cso_geo_sample"
+    )
+    _, paths = pipeline.beats_file(rows, tmp_path / "beats.gpkg", network=net, n=3)
+    with pytest.raises(pipeline.InputFileError, match="has no layer 'hotspots'"):
+        pipeline.map_file("analyst", tmp_path / "a.html", geocoded=geo, hotspots=paths["beats"])
+    with pytest.raises(pipeline.InputFileError, match=r"lacks column\(s\) rank"):
+        pipeline.report_file(geo, "2025-12", tmp_path / "r", network=net, hotspots=geo)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("cso_id,shift,mode\nA,08:00-16:00,foot\n")
+    with pytest.raises(pipeline.InputFileError, match="not the roster"):
+        pipeline.map_file(
+            "supervisor", tmp_path / "s.html", beats=paths["beats"], assignments=roster
+        )
+
+
+def test_grid_hotspots_go_through_routes_and_the_report(tmp_path: Path) -> None:
+    """KDE cells (polygons, no street names) are visited at a point inside and reported."""
+    net = network.network_from_file("helsinki")
+    geo = tmp_path / "calls.gpkg"
+    rows, _, _ = pipeline.geocode_file(
+        REPO / "data" / "helsinki_cad_2025.csv", geo, network=net, profile="cso_geo_sample"
+    )
+    found, hot = pipeline.hotspots_file(geo, tmp_path / "kde.gpkg", network=net, method="kde")
+    assert (found.geom_type == "Polygon").all()
+    _, paths = pipeline.beats_file(rows, tmp_path / "beats.gpkg", network=net, n=2)
+    summaries = pipeline.routes_file(
+        paths["beats"], hot, tmp_path / "routes", network=net, shift="2026-01-05 08:00-12:00"
+    )
+    assert len(summaries) == 2
+    assert all(s["feasible"] for s in summaries)
+    assert sum(len(s["stops"]) for s in summaries) > 2
+    rep, _ = pipeline.report_file(geo, "2025-12", tmp_path / "rep", network=net, hotspots=hot)
+    top = rep.data["hotspots"]["top"]
+    assert [r["unit_id"] for r in top] == found["unit_id"].head(len(top)).tolist()
+    assert all(r["name"] == "" for r in top)
+    # this month's calls are counted inside each cell
+    month = hs.select_incidents(rows, start="2025-12-01", end="2026-01-01")
+    cell = found.geometry.iloc[0]
+    assert top[0]["calls_this_month"] == int(month.within(cell).sum())

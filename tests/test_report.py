@@ -241,15 +241,26 @@ def test_same_month_last_year_is_compared(geocoded: gpd.GeoDataFrame) -> None:
 
 def test_new_and_cooled_hotspots_compare_top_lists(
     written: tuple[report.MonthlyReport, dict[str, Path]],
+    hostile: gpd.GeoDataFrame,
+    month: str,
+    helsinki_net: network.StreetNetwork,
 ) -> None:
     rep, _ = written
     hot = rep.data["hotspots"]
-    top = {r["unit_id"] for r in hot["top"]}
-    new = {r["unit_id"] for r in hot["new"]}
-    cooled = {r["unit_id"] for r in hot["cooled"]}
-    assert new <= top
-    assert not (cooled & top)
-    assert len(new) == len(cooled)  # both lists are the top TOP_HOTSPOTS units
+    # the two top lists, computed here on their own: up to the month's end and up to its start
+    located = hs.select_incidents(hostile)
+    t = pd.to_datetime(located["received_at"])
+    start = pd.Period(month).start_time
+    end = pd.Period(month).end_time.normalize() + pd.Timedelta(days=1)
+    st = hs.street_units(helsinki_net.walk)
+    now = hs.find_hotspots(located.loc[(t < end).to_numpy()], st, at=end)
+    prev = hs.find_hotspots(located.loc[(t < start).to_numpy()], st, at=start)
+    top_now = list(now["unit_id"].head(report.TOP_HOTSPOTS))
+    top_prev = list(prev["unit_id"].head(report.TOP_HOTSPOTS))
+    assert [r["unit_id"] for r in hot["top"]] == top_now
+    assert {r["unit_id"] for r in hot["new"]} == set(top_now) - set(top_prev)
+    assert {r["unit_id"] for r in hot["cooled"]} == set(top_prev) - set(top_now)
+    assert hot["new"]  # the sample's third month does bring new hotspots
 
 
 def test_hotspots_file_on_other_units_counts_the_month_on_its_own_units(
