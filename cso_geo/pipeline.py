@@ -705,20 +705,13 @@ def assign_file(
     The summary (``uncovered_beats``, expected minutes per beat) goes to the
     JSON file beside `out` (same stem, ``.json``).
     """
-    p = Path(beats)
-    if not p.exists():
-        msg = f"The beats file {str(p)!r} does not exist; make it with `cso-geo beats`."
-        raise InputFileError(msg)
-    try:
-        layer = gpd.read_file(p, layer="beats")
-    except Exception as exc:  # GDAL raises several types for unreadable files
-        msg = f"Cannot read layer 'beats' of {str(p)!r} (make it with `cso-geo beats`): {exc}"
-        raise InputFileError(msg) from exc
-    needed = {"beat_id", "workload", "street_km", "animal_workload", "daily_profile"}
-    missing = sorted(needed - set(layer.columns))
-    if missing:
-        msg = f"{str(p)!r} layer 'beats' lacks {missing}; make it with `cso-geo beats`."
-        raise InputFileError(msg)
+    layer = _read_output_layer(
+        beats,
+        "beats",
+        what="beats file",
+        hint="Make it with `cso-geo beats`.",
+        columns=("beat_id", "workload", "street_km", "animal_workload", "daily_profile"),
+    )
     table = beats_mod.read_roster(roster)
     assigned, summary = beats_mod.assign_shift(layer, table, shift=shift, max_per_beat=max_per_beat)
     target = Path(out)

@@ -60,6 +60,7 @@ from pyproj import Transformer
 from scipy.sparse import csgraph
 from shapely.geometry.base import BaseGeometry
 
+from cso_geo import hotspots as hs
 from cso_geo._errors import InfeasibleError, InputFileError
 from cso_geo._io import atomic_write_text, read_vector
 from cso_geo.network import STREET_CLASSES, StreetNetwork
@@ -260,30 +261,28 @@ def parse_route_shift(text: str) -> Shift:
 
     Raises `InfeasibleError` for a malformed text or a shift of zero length.
     """
-    m = re.fullmatch(
-        r"\s*(\d{4}-\d{2}-\d{2})[ T]+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text
-    )
-    if not m:
+    m = re.fullmatch(r"\s*(\d{4}-\d{2}-\d{2})[ T]+(\S.*?)\s*", text)
+    if not m or not re.fullmatch(r"\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}", m.group(2)):
         msg = (
             f"A route shift is written 'YYYY-MM-DD HH:MM-HH:MM' (e.g. '2025-12-01 08:00-16:00' "
             f"or '2025-12-01 22:00-06:00'), not {text!r}."
         )
         raise InfeasibleError(msg)
-    day, h1, m1, h2, m2 = m.group(1), *(int(g) for g in m.groups()[1:])
-    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
-        msg = f"Shift {text!r} has an hour above 23 or minutes above 59."
-        raise InfeasibleError(msg)
+    day = m.group(1)
+    try:
+        # the time of day as every stage reads it (it may wrap past midnight)
+        first, last = hs.parse_shift(m.group(2))
+    except ValueError as exc:
+        msg = f"Shift {text!r}: {exc}"
+        raise InfeasibleError(msg) from None
     try:
         base = pd.Timestamp(day)
     except ValueError as exc:
         msg = f"Shift {text!r} has an invalid date {day!r}."
         raise InfeasibleError(msg) from exc
-    start = base + pd.Timedelta(hours=h1, minutes=m1)
-    end = base + pd.Timedelta(hours=h2, minutes=m2)
-    if end == start:
-        msg = f"Shift {text!r} has zero length: give an end time different from the start."
-        raise InfeasibleError(msg)
-    if end < start:
+    start = base + pd.Timedelta(minutes=first)
+    end = base + pd.Timedelta(minutes=last)
+    if end <= start:
         end += pd.Timedelta(days=1)
     return Shift(start, end)
 
