@@ -31,38 +31,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import resource
 import time
 
 import geopandas as gpd
-import pandas as pd
-from _common import benchmark_area, emit, shared_data
+from _common import benchmark_area, emit, peak_mb, shared_data, true_positions
 
 from cso_geo import beats, network
 from cso_geo.datasets import synthetic
-from cso_geo.taxonomy import load_taxonomy
 
 
 def incidents_for(net: network.StreetNetwork, *, seed: int = 1) -> gpd.GeoDataFrame:
     """A year of generated incidents at their true positions, in the network CRS."""
     sample = synthetic.generate_cad(net, months=12, seed=seed)
-    located = sample.truth["lon"].notna().to_numpy()
-    cad, truth = sample.cad.loc[located], sample.truth.loc[located]
-    minutes = {t.code: t.service_minutes for t in load_taxonomy().call_types}
-    return gpd.GeoDataFrame(
-        {
-            "received_at": pd.to_datetime(cad["received_at"]).to_numpy(),
-            "call_type_code": cad["call_type_code"].to_numpy(),
-            "category": truth["category"].to_numpy(),
-            "service_minutes": cad["call_type_code"].map(minutes).to_numpy(),
-        },
-        geometry=gpd.points_from_xy(truth["lon"], truth["lat"]),
-        crs="EPSG:4326",
-    ).to_crs(net.crs)
-
-
-def _peak_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    return true_positions(sample, net)
 
 
 def run(area: str, net: network.StreetNetwork, *, n: int, unit_length: float) -> None:
@@ -91,7 +72,7 @@ def run(area: str, net: network.StreetNetwork, *, n: int, unit_length: float) ->
             "partition_s": round(t_part, 2),
             "scoring_s": round(t_score, 2),
             "total_s": round(total, 2),
-            "peak_rss_mb": _peak_mb(),
+            "peak_rss_mb": peak_mb(),
             "target": "8 beats, >= 20k edges, <= 60 s on 2 cores",
             "edges_at_least_20k": edges >= 20_000,
             "units_at_least_20k": len(units) >= 20_000,

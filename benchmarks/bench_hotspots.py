@@ -17,40 +17,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import resource
 import sys
 import time
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
-from _common import benchmark_area, emit
+from _common import benchmark_area, emit, peak_mb, true_positions
 
 from cso_geo import hotspots, network
 from cso_geo.datasets import synthetic
-from cso_geo.taxonomy import load_taxonomy
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def incidents_for(net: network.StreetNetwork, rows: int) -> gpd.GeoDataFrame:
     per_month = int(np.ceil(rows / 12 / 1.07))
     sample = synthetic.generate_cad(net, months=12, calls_per_month=per_month, seed=21)
-    located = sample.truth["lon"].notna().to_numpy()
-    cad, truth = sample.cad.loc[located], sample.truth.loc[located]
-    minutes = {t.code: t.service_minutes for t in load_taxonomy().call_types}
-    return gpd.GeoDataFrame(
-        {
-            "received_at": pd.to_datetime(cad["received_at"]).to_numpy(),
-            "call_type_code": cad["call_type_code"].to_numpy(),
-            "category": truth["category"].to_numpy(),
-            "service_minutes": cad["call_type_code"].map(minutes).to_numpy(),
-        },
-        geometry=gpd.points_from_xy(truth["lon"], truth["lat"]),
-        crs="EPSG:4326",
-    ).to_crs(net.crs)
+    return true_positions(sample, net)
 
 
 def main() -> int:
