@@ -793,10 +793,7 @@ def beats_cmd(
     Example: cso-geo beats calls.gpkg --network net/ --n 6 --out beats.gpkg
     """
     with _user_errors():
-        lonlat = _parse_floats(station, "--station") if station else None
-        if lonlat is not None and len(lonlat) != 2:
-            msg = f"--station takes LON,LAT, not {station!r}."
-            raise ValueError(msg)
+        lonlat = _lonlat(station, "--station")
         net = _step(
             "Loading street network",
             lambda: pipeline.load_network(osm=osm, network_dir=network_dir),
@@ -810,7 +807,7 @@ def beats_cmd(
                 n=n,
                 shift=shift,
                 existing=existing,
-                station=(lonlat[0], lonlat[1]) if lonlat else None,
+                station=lonlat,
                 max_minutes=max_minutes,
                 mode=mode,
                 method=method,
