@@ -61,9 +61,14 @@ proposal's.
 agency's existing beats, or the `kmeans_baseline`): workload per beat,
 imbalance = max / mean - 1 (from unrounded workloads), contiguity,
 Polsby-Popper = 4 pi A / P^2 of the beat polygon (the dissolved cells, so
-beats never overlap) and the longest shortest path inside the beat along its
-own streets (exact; for a beat in several pieces, the longest inside one
-piece).
+beats never overlap) and two network distances, both exact:
+``max_network_km``, the longest trip between two of the beat's street pieces
+along any streets (what a CSO may have to cover; a beat in several pieces is
+crossed on its neighbours' streets), and ``max_internal_km``, the longest
+shortest path along the beat's own streets (for a beat in several pieces,
+inside one piece, which says nothing of the trips between them). Beats are
+compared on the first: measured inside one piece only, a non-contiguous
+baseline beat would look smaller than the ground its CSO covers.
 
 `assign_shift` gives each rostered CSO a beat for one shift: beats are
 covered in order of expected shift workload, officers are matched to the
@@ -190,6 +195,7 @@ class BeatUnits:
     street_adjacency: sp.csr_matrix | None = None
     _cells: _Cells | None = field(default=None, repr=False, compare=False)
     _mids: npt.NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
+    _travel: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
 
     @property
     def workload(self) -> npt.NDArray[np.float64]:
@@ -1761,6 +1767,39 @@ def _beat_km(units: BeatUnits, members: npt.NDArray[np.int64]) -> float:
     return best / 1000.0
 
 
+def _travel_km(units: BeatUnits, members: npt.NDArray[np.int64]) -> float:
+    """Longest shortest path (km) between two of a beat's units along any streets.
+
+    How far a CSO may have to go from one part of the beat to another: the
+    middles of its street pieces, on the whole street network (a beat in
+    several pieces is crossed on other beats' streets). Exact, by the same
+    bounding of eccentricities as `_diameter`, on distances restricted to
+    the beat's units.
+    """
+    if len(members) < 2:
+        return 0.0
+    if units._travel is None:
+        units._travel = _unit_graph(units)
+    g = units._travel
+    m = len(members)
+    low, high = np.zeros(m), np.full(m, np.inf)
+    alive = np.ones(m, dtype=bool)
+    best, v, turn = 0.0, 0, 0
+    while True:
+        d = csgraph.dijkstra(g, directed=False, indices=int(members[v]))[members]
+        ecc = float(d.max())
+        low = np.maximum(low, np.maximum(d, ecc - d))
+        high = np.minimum(high, ecc + d)
+        best = max(best, ecc)
+        alive[v] = False
+        alive &= high > best + 1e-9
+        if not alive.any():
+            return best / 1000.0
+        idx = np.flatnonzero(alive)
+        v = int(idx[np.argmax(high[idx])] if turn % 2 == 0 else idx[np.argmin(low[idx])])
+        turn += 1
+
+
 def _polsby_popper(geom: shapely.Geometry) -> float:
     perimeter = float(shapely.length(geom))
     return 4.0 * math.pi * float(shapely.area(geom)) / perimeter**2 if perimeter > 0 else 0.0
@@ -1797,8 +1836,11 @@ def score_beats(
     beats, summary
         ``beats`` has ``beat_id`` (1..n), ``workload``, ``street_km``,
         ``units``, ``linked_units`` (attached only through a non-street
-        link), ``polsby_popper``, ``max_network_km``, ``contiguous`` and the
-        polygon; ``summary`` has ``n_beats``, ``imbalance``, ``contiguous``,
+        link), ``polsby_popper``, ``max_network_km`` (the longest trip
+        between two of its street pieces, along any streets: `_travel_km`),
+        ``max_internal_km`` (along its own streets only; for a beat in several
+        pieces, inside one piece), ``contiguous`` and the polygon;
+        ``summary`` has ``n_beats``, ``imbalance``, ``contiguous``,
         ``linked_units``, ``compactness`` and ``workload`` keyed by beat id.
     """
     del seed
@@ -1825,7 +1867,8 @@ def score_beats(
                 "units": len(members),
                 "linked_units": int(linked[members].sum()),
                 "polsby_popper": round(_polsby_popper(polys[b]), 4),
-                "max_network_km": round(_beat_km(units, members), 3),
+                "max_network_km": round(_travel_km(units, members), 3),
+                "max_internal_km": round(_beat_km(units, members), 3),
                 "contiguous": bool(n_comp == 1),
             }
         )
@@ -1838,13 +1881,16 @@ def score_beats(
         "contiguous": dict(zip(ids, beats["contiguous"].map(bool), strict=True)),
         "linked_units": dict(zip(ids, (int(x) for x in beats["linked_units"]), strict=True)),
         "compactness": {
-            i: {"polsby_popper": float(p), "max_network_km": float(d)}
-            for i, p, d in zip(ids, beats["polsby_popper"], km, strict=True)
+            i: {"polsby_popper": float(p), "max_network_km": float(d), "max_internal_km": float(e)}
+            for i, p, d, e in zip(
+                ids, beats["polsby_popper"], km, beats["max_internal_km"], strict=True
+            )
         },
         "workload": dict(zip(ids, (float(x) for x in beats["workload"]), strict=True)),
         "mean_polsby_popper": round(float(beats["polsby_popper"].mean()), 4),
         "max_network_km": round(float(km.max()), 3),
         "mean_network_km": round(float(km.mean()), 3),
+        "max_internal_km": round(float(beats["max_internal_km"].max()), 3),
         "all_contiguous": bool(beats["contiguous"].all()),
         "unassigned_units": int((lab < 0).sum()),
     }
