@@ -1715,20 +1715,25 @@ def beat_polygons(
     return out
 
 
-def _diameter(g: sp.csr_matrix) -> float:
-    """Exact longest shortest path of a connected weighted graph (bounding diameters).
+def _diameter(g: sp.csr_matrix, targets: npt.NDArray[np.int64] | None = None) -> float:
+    """Exact longest shortest path between two `targets` of a weighted graph (all nodes
+    by default), by Takes & Kosters' bounding diameters.
 
-    Takes & Kosters' algorithm: each Dijkstra run tightens lower and upper
-    bounds on every node's eccentricity, and nodes that cannot beat the best
-    lower bound are dropped; far fewer runs than all pairs, same answer.
+    Each Dijkstra run tightens lower and upper bounds on every target's
+    eccentricity, and targets that cannot beat the best lower bound are
+    dropped; far fewer runs than all pairs, same answer. The graph must join
+    the targets.
     """
-    n = g.shape[0]
-    low, high = np.zeros(n), np.full(n, np.inf)
-    alive = np.ones(n, dtype=bool)
+    tg = np.arange(g.shape[0]) if targets is None else np.asarray(targets, dtype=np.int64)
+    m = len(tg)
+    if m < 2:
+        return 0.0
+    low, high = np.zeros(m), np.full(m, np.inf)
+    alive = np.ones(m, dtype=bool)
     best = 0.0
-    v, turn = int(np.argmax(np.diff(g.indptr))), 0
+    v, turn = int(np.argmax(np.diff(g.indptr)[tg])), 0
     while True:
-        d = csgraph.dijkstra(g, directed=False, indices=v)
+        d = csgraph.dijkstra(g, directed=False, indices=int(tg[v]))[tg]
         ecc = float(d.max())
         low = np.maximum(low, np.maximum(d, ecc - d))
         high = np.minimum(high, ecc + d)
@@ -1772,32 +1777,12 @@ def _travel_km(units: BeatUnits, members: npt.NDArray[np.int64]) -> float:
 
     How far a CSO may have to go from one part of the beat to another: the
     middles of its street pieces, on the whole street network (a beat in
-    several pieces is crossed on other beats' streets). Exact, by the same
-    bounding of eccentricities as `_diameter`, on distances restricted to
-    the beat's units.
+    several pieces is crossed on other beats' streets). Exact (`_diameter`
+    on the unit graph, restricted to the beat's units).
     """
-    if len(members) < 2:
-        return 0.0
     if units._travel is None:
         units._travel = _unit_graph(units)
-    g = units._travel
-    m = len(members)
-    low, high = np.zeros(m), np.full(m, np.inf)
-    alive = np.ones(m, dtype=bool)
-    best, v, turn = 0.0, 0, 0
-    while True:
-        d = csgraph.dijkstra(g, directed=False, indices=int(members[v]))[members]
-        ecc = float(d.max())
-        low = np.maximum(low, np.maximum(d, ecc - d))
-        high = np.minimum(high, ecc + d)
-        best = max(best, ecc)
-        alive[v] = False
-        alive &= high > best + 1e-9
-        if not alive.any():
-            return best / 1000.0
-        idx = np.flatnonzero(alive)
-        v = int(idx[np.argmax(high[idx])] if turn % 2 == 0 else idx[np.argmin(low[idx])])
-        turn += 1
+    return _diameter(units._travel, np.asarray(members, dtype=np.int64)) / 1000.0
 
 
 def _polsby_popper(geom: shapely.Geometry) -> float:
