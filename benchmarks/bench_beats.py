@@ -1,16 +1,21 @@
 """Beats benchmark: 8 balanced beats on the largest real network, and a method comparison.
 
 Run: ``make bench-beats`` or ``python benchmarks/bench_beats.py [--n 8] [--unit-length 25]
-[--compare [--areas helsinki,baltimore] [--methods power,pmedian,grow]]``.
+[--graph unsimplified|simplified] [--compare [--areas helsinki,baltimore]
+[--methods power,pmedian,grow]]``.
 
 Incidents come from the project's generator (``generate_cad(net, months=12,
 seed=1)``) on Baltimore (shared reference data) when present, else Helsinki,
 placed at their true positions (geocoding is benchmarked separately).
 
-What it runs on, honestly: Baltimore's simplified walk graph has 16,194
-directed edges, fewer than the issue's 20k target, so the timed run cuts the
-streets into ``--unit-length`` 25 m units (about 25,000 units, the graph the
-optimiser works on) and the RESULT line gives both counts: ``walk_edges`` and
+What it runs on, honestly: Baltimore's simplified walk graph (the one the
+toolkit routes on) has 16,194 directed edges, fewer than the issue's 20k
+target. The same streets unsimplified, with every OSM vertex a node as
+osmnx builds them with ``simplify=False``, have 30,850 edges: the timed run
+plans on that graph by default (``--graph simplified`` for the other). The
+optimiser works on street units either way, here pieces of at most
+``--unit-length`` 25 m (about 29,000 units). The RESULT line gives
+``walk_edges`` (of the graph planned on), ``simplified_walk_edges`` and
 ``units``. It times building the units (snapping every incident), the
 optimisation alone, and the scoring of the proposal and of the k-means
 baseline (polygons, Polsby-Popper, exact network diameters), and reports the
@@ -34,6 +39,8 @@ import logging
 import time
 
 import geopandas as gpd
+import networkx as nx
+import shapely
 from _common import benchmark_area, emit, peak_mb, shared_data, true_positions
 
 from cso_geo import beats, network
@@ -46,10 +53,53 @@ def incidents_for(net: network.StreetNetwork, *, seed: int = 1) -> gpd.GeoDataFr
     return true_positions(sample, net)
 
 
-def run(area: str, net: network.StreetNetwork, *, n: int, unit_length: float) -> None:
+def unsimplified(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """The same streets with every vertex of every edge geometry a node.
+
+    That is the topology osmnx builds with ``simplify=False``: one edge per
+    pair of consecutive OSM nodes. Attributes are copied to the pieces, with
+    ``length`` and ``travel_time`` shared out by length.
+    """
+    H = nx.MultiDiGraph(**G.graph)
+    H.graph["simplified"] = False
+    H.add_nodes_from(G.nodes(data=True))
+    vertex: dict[tuple[float, float], int] = {}
+    next_id = max(G.nodes) + 1
+    for u, v, d in G.edges(data=True):
+        line = d["geometry"]
+        xy = list(line.coords)
+        nodes = [u]
+        for x, y in xy[1:-1]:
+            key = (round(x, 2), round(y, 2))
+            if key not in vertex:  # the reverse edge shares its vertices
+                vertex[key] = next_id
+                H.add_node(next_id, x=x, y=y, street_count=2)
+                next_id += 1
+            nodes.append(vertex[key])
+        nodes.append(v)
+        total = max(float(line.length), 1e-9)
+        for a, b, p, q in zip(nodes[:-1], nodes[1:], xy[:-1], xy[1:], strict=True):
+            piece = shapely.LineString([p, q])
+            attrs = {**d, "geometry": piece, "length": piece.length}
+            if "travel_time" in d:
+                attrs["travel_time"] = d["travel_time"] * piece.length / total
+            H.add_edge(a, b, **attrs)
+    return H
+
+
+def run(area: str, net: network.StreetNetwork, *, n: int, unit_length: float, graph: str) -> None:
     incidents = incidents_for(net)
+    G = unsimplified(net.walk) if graph == "unsimplified" else net.walk
+    if graph == "unsimplified":  # the same streets, cut at every vertex
+        pieces = sum(len(d["geometry"].coords) - 1 for *_, d in net.walk.edges(data=True))
+        assert G.number_of_edges() == pieces
+
+        def metres(H: nx.MultiDiGraph) -> float:
+            return sum(float(d["geometry"].length) for *_, d in H.edges(data=True))
+
+        assert abs(metres(G) - metres(net.walk)) < 1e-6 * metres(net.walk)
     t0 = time.perf_counter()
-    units = beats.build_units(incidents, net, unit_length=unit_length)
+    units = beats.build_units(incidents, G, unit_length=unit_length)
     t_units = time.perf_counter() - t0
     t0 = time.perf_counter()
     labels = beats.partition(units, n, seed=0)
@@ -58,12 +108,14 @@ def run(area: str, net: network.StreetNetwork, *, n: int, unit_length: float) ->
     _, s = beats.score_beats(units, labels, n)
     _, base = beats.score_beats(units, beats.kmeans_baseline(units, n, seed=0), n)
     t_score = time.perf_counter() - t0
-    edges = net.walk.number_of_edges()
+    edges = G.number_of_edges()
     total = t_units + t_part + t_score
     emit(
         {
             "area": area,
+            "graph": graph,
             "walk_edges": edges,
+            "simplified_walk_edges": net.walk.number_of_edges(),
             "units": len(units),
             "unit_length_m": unit_length,
             "incidents": units.stats["incidents"],
@@ -161,13 +213,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--unit-length", type=float, default=25.0)
+    parser.add_argument(
+        "--graph",
+        choices=("unsimplified", "simplified"),
+        default="unsimplified",
+        help="walk graph to plan the timed run on",
+    )
     parser.add_argument("--compare", action="store_true", help="compare methods for N = 4..12")
     parser.add_argument("--areas", default="helsinki,baltimore", help="areas for --compare")
     parser.add_argument("--methods", default="auto,power,pmedian,grow", help="for --compare")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     area, src = benchmark_area()
-    run(area, network.network_from_file(src), n=args.n, unit_length=args.unit_length)
+    net = network.network_from_file(src)
+    run(area, net, n=args.n, unit_length=args.unit_length, graph=args.graph)
     if args.compare:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         shared = shared_data()

@@ -119,6 +119,7 @@ __all__ = [
     "BeatPlan",
     "BeatUnits",
     "assign_shift",
+    "beat_key",
     "beat_polygons",
     "build_units",
     "existing_labels",
@@ -225,6 +226,22 @@ class BeatUnits:
 
     def __len__(self) -> int:
         return len(self.units)
+
+
+def beat_key(value: object) -> str:
+    """A beat id as text: ``3``, ``3.0`` and ``" 3"`` all give ``"3"``; other ids stripped.
+
+    Beat ids go through files (GeoPackage, GeoJSON, CSV, the command line)
+    that may turn the integer 3 into 3.0 or "3"; compare ids by this key.
+    """
+    if isinstance(value, str | int | float | np.number) and not isinstance(value, bool):
+        try:
+            f = float(value)
+        except ValueError:
+            f = math.nan
+        if math.isfinite(f) and f == int(f):
+            return str(int(f))
+    return str(value).strip()
 
 
 def _service_minutes(incidents: pd.DataFrame) -> npt.NDArray[np.float64]:

@@ -70,6 +70,7 @@ from cso_geo._errors import (
     InputFileNotFoundError,
 )
 from cso_geo._io import atomic_write_text
+from cso_geo.beats import beat_key
 
 __all__ = [
     "HEX_SIZE_M",
@@ -1783,7 +1784,7 @@ def supervisor_map(
             beat = getattr(row, "beat_id", None)
             if _is_missing(beat) or str(beat).strip() == "":
                 continue
-            key = _beat_key(beat)
+            key = beat_key(beat)
             label = f"{row.cso_id} ({getattr(row, 'shift', '')}, {getattr(row, 'mode', '')})"
             csos.setdefault(key, []).append(label)
 
@@ -1793,8 +1794,8 @@ def supervisor_map(
     for i, (geom, pt, (_, row), lv) in enumerate(
         zip(wgs, label_pts, b.iterrows(), level.tolist(), strict=True)
     ):
-        beat_key = _beat_key(row["beat_id"])
-        assigned = "; ".join(csos.get(beat_key, [])) or ("" if public else "unassigned")
+        key = beat_key(row["beat_id"])
+        assigned = "; ".join(csos.get(key, [])) or ("" if public else "unassigned")
         props = {
             "beat": _text(row["beat_id"]),
             "workload": f"{workload[i]:,.0f} min",
@@ -1920,12 +1921,6 @@ def _number(value: object) -> float | None:
 
 def _is_number(value: object) -> bool:
     return _number(value) is not None
-
-
-def _beat_key(value: object) -> str:
-    """A beat id as text, ``3``, ``3.0`` and ``"3"`` alike."""
-    f = _number(value)
-    return str(int(f)) if f is not None and f == int(f) else str(value).strip()
 
 
 # --- shift (route) map ---------------------------------------------------------------------------

@@ -550,7 +550,7 @@ def routes_file(
         else routes_mod.read_areas(require_areas, network.crs, what="require-area file")
     )
     if str(beat) != "all":
-        chosen = beat_gdf[beat_gdf["beat_id"].astype(str) == str(beat)]
+        chosen = beat_gdf[beat_gdf["beat_id"].map(beats_mod.beat_key) == beats_mod.beat_key(beat)]
         if chosen.empty:
             ids = ", ".join(str(b) for b in beat_gdf["beat_id"].tolist()[:20])
             msg = f"Beat {beat!r} is not in {str(beats)!r} (beat_id values: {ids}); or use 'all'."
@@ -582,7 +582,7 @@ def routes_file(
                     mode=mode, start=start, end=end, dwell=dwell, breaks=breaks,
                     revisit_every=revisit_every or None, shift_hours_only=shift_hours_only,
                     require_streets=require_streets, require_areas=require, travel=travel,
-                    seed=seed, reserve_minutes=reserve_of.get(str(bid), 0.0),
+                    seed=seed, reserve_minutes=reserve_of.get(beats_mod.beat_key(bid), 0.0),
                 )  # fmt: skip
         except CsoGeoError as exc:
             if str(beat) != "all":
@@ -613,13 +613,13 @@ def routes_file(
 def _call_reserve(
     beats: gpd.GeoDataFrame, shift: routes_mod.Shift, reserve: float | str
 ) -> dict[str, float]:
-    """Minutes kept free for calls in each beat's tour (keyed by ``str(beat_id)``)."""
+    """Minutes kept free for calls in each beat's tour (keyed by `beats.beat_key`)."""
     if reserve == "auto":
         if "daily_profile" not in beats.columns:
             return {}
         hours = f"{shift.start:%H:%M}-{shift.end:%H:%M}"
         expected = beats_mod.expected_workload(beats, hours)
-        return {str(b): float(m) for b, m in expected.items()}
+        return {beats_mod.beat_key(b): float(m) for b, m in expected.items()}
     try:
         minutes = float(reserve)
     except (TypeError, ValueError):
@@ -627,7 +627,7 @@ def _call_reserve(
     if not (np.isfinite(minutes) and minutes >= 0):
         msg = f"--reserve is 'auto' or minutes kept free for calls (0 or more), not {reserve!r}."
         raise ValueError(msg)
-    return {str(b): minutes for b in beats["beat_id"]}
+    return {beats_mod.beat_key(b): minutes for b in beats["beat_id"]}
 
 
 def beats_file(

@@ -38,6 +38,7 @@ from matplotlib.figure import Figure
 from cso_geo import hotspots as hs
 from cso_geo._errors import CsoGeoError
 from cso_geo._io import atomic_write_bytes, atomic_write_text
+from cso_geo.beats import beat_key
 from cso_geo.network import StreetNetwork
 
 __all__ = ["MonthlyReport", "ReportError", "monthly_report", "write_report"]
@@ -298,8 +299,8 @@ def _beat_rows(beats: gpd.GeoDataFrame, month_points: gpd.GeoDataFrame) -> list[
 
 def _beat_id(value: object) -> int | str:
     """A beat id for the report: ``3`` for 3, 3.0 or "3"; other ids as text."""
-    f = _finite(value)
-    return int(f) if f is not None and f == int(f) else str(value)
+    key = beat_key(value)
+    return int(key) if re.fullmatch(r"-?\d+", key) else key
 
 
 def _backtest_rows(report: Mapping[str, Any], coverage: float) -> dict[str, Any]:

@@ -799,3 +799,22 @@ def test_cli_beats_then_assign(helsinki_geocoded: Path, tmp_path: Path) -> None:
     )
     assert res.exit_code == 2
     assert "Beat count" in res.output
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        (3, "3"),
+        (3.0, "3"),
+        ("3", "3"),
+        (" 3.0 ", "3"),
+        (np.int64(12), "12"),
+        (-1, "-1"),
+        ("B-7", "B-7"),
+        (" North ", "North"),
+        (3.5, "3.5"),
+        (float("nan"), "nan"),
+    ],
+)
+def test_beat_key_treats_file_forms_of_one_id_alike(value: object, key: str) -> None:
+    assert beats.beat_key(value) == key

@@ -1405,6 +1405,22 @@ def test_routes_file_writes_every_beat(
         pipeline.routes_file(beats, spots, tmp_path, network=helsinki_net, shift=SHIFT, beat="7")
 
 
+def test_routes_file_finds_a_beat_whose_id_a_file_stored_as_a_float(
+    helsinki_net: StreetNetwork, beat_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    beats, spots = beat_files
+    layer = gpd.read_file(beats, layer="beats")
+    layer["beat_id"] = layer["beat_id"].astype(float)  # 1.0, 2.0, as a GeoJSON round trip gives
+    floats = tmp_path / "floats.gpkg"
+    layer.to_file(floats, layer="beats", driver="GPKG")
+    out = tmp_path / "out"
+    summaries = pipeline.routes_file(
+        floats, spots, out, network=helsinki_net, shift=SHIFT, mode="drive", beat="2"
+    )
+    assert len(summaries) == 1
+    assert summaries[0]["beat_id"] == 2
+
+
 ISSUE_KEYS = ("duration_min", "travel_min", "dwell_min", "stops", "risk_covered", "feasible")
 
 
