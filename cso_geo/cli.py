@@ -783,6 +783,15 @@ def beats_cmd(
     unit_length: Annotated[
         float, typer.Option("--unit-length", help="Longest street unit in metres.")
     ] = 50.0,
+    exposure: Annotated[
+        float,
+        typer.Option(
+            "--exposure-minutes-per-km",
+            min=0.0,
+            help="Patrol minutes per street km added to the workload (over the whole "
+            "incident period), so long quiet streets count too.",
+        ),
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Split the area into N contiguous, compact beats of equal workload.
@@ -813,6 +822,7 @@ def beats_cmd(
                 method=method,
                 seed=seed,
                 unit_length=unit_length,
+                exposure_minutes_per_km=exposure,
             ),
         )
     if as_json:

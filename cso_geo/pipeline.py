@@ -678,6 +678,7 @@ def beats_file(
     plan = beats_mod.plan_beats(
         units, n, seed=seed, method=method, anchor=anchor, existing=existing, minutes=minutes
     )
+    plan.summary["exposure_minutes_per_km"] = exposure_minutes_per_km
     if station is not None:
         plan.summary["station"] = {"lon": station[0], "lat": station[1]}
         plan.summary["max_minutes"] = max_minutes

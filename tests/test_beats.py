@@ -818,3 +818,30 @@ def test_cli_beats_then_assign(helsinki_geocoded: Path, tmp_path: Path) -> None:
 )
 def test_beat_key_treats_file_forms_of_one_id_alike(value: object, key: str) -> None:
     assert beats.beat_key(value) == key
+
+
+def test_cli_beats_exposure_adds_minutes_per_street_km(
+    helsinki_geocoded: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    totals = {}
+    for per_km in (0, 120):
+        out = tmp_path / f"beats{per_km}.gpkg"
+        args = ["beats", str(helsinki_geocoded), "--osm", "helsinki", "--n", "4"]
+        args += ["--exposure-minutes-per-km", str(per_km), "--out", str(out)]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        layer = gpd.read_file(out, layer="beats")
+        totals[per_km] = (float(layer["workload"].sum()), float(layer["street_km"].sum()))
+        summary = json.loads(out.with_suffix(".json").read_text())
+        assert summary["exposure_minutes_per_km"] == per_km
+        assert summary["imbalance"] <= 0.05
+    (calls, km), (with_exposure, km2) = totals[0], totals[120]
+    assert km2 == pytest.approx(km)
+    assert with_exposure - calls == pytest.approx(120.0 * km, rel=1e-3)
+    res = runner.invoke(
+        app,
+        ["beats", str(helsinki_geocoded), "--osm", "helsinki", "--exposure-minutes-per-km", "-1",
+         "--out", str(tmp_path / "x.gpkg")],
+    )  # fmt: skip
+    assert res.exit_code == 2
