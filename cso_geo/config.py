@@ -42,7 +42,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "area": ("osm", "network", "place", "bbox"),
     "incidents": ("file", "profile", "sample"),
     "hotspots": ("method", "tuned", "coverage", "categories", "backtest_cut", "backtest_cuts"),
-    "beats": ("n", "seed", "existing", "station", "max_minutes"),
+    "beats": ("n", "seed", "existing", "station", "max_minutes", "exposure_minutes_per_km"),
     "roster": ("file", "sample_size"),
     "shift": ("date", "hours", "mode"),
     "routes": ("dwell", "coverage", "reserve"),
@@ -75,6 +75,7 @@ class RunConfig:
     existing_beats: Path | None = None
     station: tuple[float, float] | None = None
     max_minutes: float | None = None
+    exposure_minutes_per_km: float = 0.0
     roster: Path | None = None
     roster_size: int = 6
     shift_date: str | None = None
@@ -341,6 +342,7 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         existing_beats=beats.path("existing"),
         station=station,
         max_minutes=max_minutes,
+        exposure_minutes_per_km=float(beats.number("exposure_minutes_per_km", 0.0, low=0.0) or 0.0),
         roster=r("roster").path("file"),
         roster_size=r("roster").integer("sample_size", 6, low=1, high=500),
         shift_date=shift.day("date"),

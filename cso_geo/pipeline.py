@@ -908,6 +908,7 @@ def run_pipeline(cfg: RunConfig, *, progress: Progress | None = None) -> dict[st
         max_minutes=cfg.max_minutes,
         mode=beat_mode,
         seed=cfg.seed,
+        exposure_minutes_per_km=cfg.exposure_minutes_per_km,
     )
     outputs["beats"], outputs["beats summary"] = beat_paths["beats"], beat_paths["summary"]
     bsum = plan.summary

@@ -52,6 +52,9 @@ def test_minimal_config_defaults(tmp_path: Path) -> None:
     assert (c.n_beats, c.mode, c.shift_hours, c.public) == (6, "foot", "08:00-16:00", False)
     assert c.shift_date is None
     assert c.report_month is None
+    assert c.exposure_minutes_per_km == 0.0
+    c = config.parse_config(MINIMAL + "[beats]\nexposure_minutes_per_km = 90", base=tmp_path)
+    assert c.exposure_minutes_per_km == 90.0
 
 
 @pytest.mark.parametrize(
@@ -74,6 +77,10 @@ def test_minimal_config_defaults(tmp_path: Path) -> None:
         ("[beats]\nstation = [24.9, 60.1]", r"station and max_minutes go together"),
         ("[beats]\nstation = [24.9]\nmax_minutes = 5", r"station = \[24.9\]"),
         ("[output]\npublic = 'yes'", r"public = 'yes' is not allowed; use true or false"),
+        (
+            "[beats]\nexposure_minutes_per_km = -5",
+            r"\[beats\] exposure_minutes_per_km = -5 is not allowed; use a number from 0 up",
+        ),
     ],
 )
 def test_config_errors_name_the_key_and_the_allowed_values(
