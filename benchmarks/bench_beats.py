@@ -28,7 +28,9 @@ which is the default, then power, pmedian and grow on their own; add skater
 with ``--methods``) for N = 4..12 on each area with 50 m units
 and prints, per N, imbalance, contiguity, mean Polsby-Popper and max network
 km beside the k-means baseline, then one summary line per method: on how
-many N it beats the baseline on each metric. Each line starting ``RESULT`` is
+many N it beats the baseline on each metric. The baseline's line also gives
+``far_end_ball_km``: how far across one beat of mean workload around the
+area's most remote street would be (`far_end_ball_km`). Each line starting ``RESULT`` is
 JSON.
 """
 
@@ -40,6 +42,7 @@ import time
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import shapely
 from _common import benchmark_area, emit, peak_mb, shared_data, true_positions
 
@@ -141,6 +144,28 @@ def run(area: str, net: network.StreetNetwork, *, n: int, unit_length: float, gr
     )
 
 
+def far_end_ball_km(units: beats.BeatUnits, n: int) -> float:
+    """Longest trip (km) of one beat-sized network ball around the area's most remote street.
+
+    The most remote unit is the farthest along the streets from the one
+    nearest the centre of work; the ball is the units nearest to it along
+    the streets that hold the mean workload (1/n of it all). A yardstick for
+    the beat that must hold that far end, not a plan: the other n - 1 beats
+    are not drawn.
+    """
+    from scipy.sparse import csgraph  # noqa: PLC0415
+
+    g = beats._unit_graph(units)
+    w, mids = units.workload, units.midpoints
+    centre = np.average(mids, axis=0, weights=w + 1e-9)
+    d = csgraph.dijkstra(g, directed=False, indices=int(np.argmin(((mids - centre) ** 2).sum(1))))
+    far = int(np.argmax(np.where(np.isfinite(d), d, -1.0)))
+    d = csgraph.dijkstra(g, directed=False, indices=far)
+    order = np.argsort(d, kind="stable")
+    take = order[: int(np.searchsorted(np.cumsum(w[order]), w.sum() / n)) + 1]
+    return round(beats._travel_km(units, take), 3)
+
+
 def compare(
     area: str, net: network.StreetNetwork, *, unit_length: float, methods: list[str]
 ) -> None:
@@ -161,6 +186,7 @@ def compare(
                 "mean_polsby_popper": base["mean_polsby_popper"],
                 "max_network_km": base["max_network_km"],
                 "mean_network_km": base["mean_network_km"],
+                "far_end_ball_km": far_end_ball_km(units, n),
             }
         )
         for method in methods:
