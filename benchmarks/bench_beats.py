@@ -30,7 +30,7 @@ and prints, per N, imbalance, contiguity, mean Polsby-Popper and max network
 km beside the k-means baseline, then one summary line per method: on how
 many N it beats the baseline on each metric. The baseline's line also gives
 ``far_end_ball_km``: how far across one beat of mean workload around the
-area's most remote street would be (`far_end_ball_km`). Each line starting ``RESULT`` is
+area's most remote street would be (see the function of that name). Each line starting ``RESULT`` is
 JSON.
 """
 
